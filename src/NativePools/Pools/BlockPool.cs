@@ -60,6 +60,7 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
     private readonly byte* _blockStates;
     private readonly int* _next;
     private readonly ulong _metaReservedBytes;
+    private readonly MetaLayout _meta;
 
     // ---- hot shared state, each word on its own cache lines ----
     private readonly HotWords _hotWords;        // keeps the three words below alive
@@ -73,7 +74,8 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
     private long _committedChunks;              // chunk indices [0, _committedChunks) have been committed at least once
     private long _activeChunks;
     private long _capacity;
-    private ulong _metaCommittedBytes;
+    private ulong _blockStatesCommitted;        // bytes of _blockStates committed
+    private ulong _nextCommitted;               // bytes of _next committed
     private long _peakInUse;
     private long _chunksReleased;
     private bool _disposed;
@@ -111,10 +113,10 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
         _blocks = blocks;
         _blocksReservedBytes = blocksReservedBytes;
         _metaReservedBytes = metaReservedBytes;
-        // Metadata reservation: [chunk states][block states][free-list links], each 64-byte aligned.
+        _meta = new MetaLayout(_chunkLimit, blockLimit);
         _chunkStates = meta;
-        _blockStates = meta + MetaBlockStatesOffset(_chunkLimit);
-        _next = (int*)(meta + MetaNextOffset(_chunkLimit, blockLimit));
+        _blockStates = meta + _meta.BlockStatesOffset;
+        _next = (int*)(meta + _meta.NextOffset);
         _hotWords = new HotWords(3);
         _head = _hotWords[0];
         _inUse = _hotWords[1];
@@ -123,10 +125,17 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
         _counters = new StripedCounters();
     }
 
-    private static ulong MetaBlockStatesOffset(long chunks) => VirtualMemory.AlignUp((nuint)chunks, 64);
-    private static ulong MetaNextOffset(long chunks, long blocks) =>
-        MetaBlockStatesOffset(chunks) + VirtualMemory.AlignUp((nuint)blocks, 64);
-    private static ulong MetaBytes(long chunks, long blocks) => MetaNextOffset(chunks, blocks) + (ulong)blocks * sizeof(int);
+    /// <summary>
+    /// The metadata reservation: [chunk states][block states][free-list links], each array
+    /// starting on a page so each can be committed on its own as the pool grows.
+    /// </summary>
+    private readonly struct MetaLayout(long chunks, long blocks)
+    {
+        public readonly ulong ChunkStatesBytes = VirtualMemory.AlignUp((nuint)chunks, VirtualMemory.PageSize);
+        public ulong BlockStatesOffset => ChunkStatesBytes;
+        public ulong NextOffset => BlockStatesOffset + VirtualMemory.AlignUp((nuint)blocks, VirtualMemory.PageSize);
+        public ulong TotalBytes => NextOffset + VirtualMemory.AlignUp((nuint)((ulong)blocks * sizeof(int)), VirtualMemory.PageSize);
+    }
 
     /// <summary>
     /// Creates a pool. Returns <see cref="NpStatus.Ok"/> and the pool, or an error status with the
@@ -165,7 +174,7 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
 
         ulong blocksBytes = (ulong)blockLimit * stride;
         long chunkLimit = (blockLimit + blocksPerChunk - 1) / blocksPerChunk;
-        ulong metaBytes = MetaBytes(chunkLimit, blockLimit);
+        ulong metaBytes = new MetaLayout(chunkLimit, blockLimit).TotalBytes;
 
         nint blocks = VirtualMemory.Reserve((nuint)blocksBytes, (nuint)alignment);
         if (blocks == 0)
@@ -179,6 +188,12 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
 
         var created = new BlockPool(o, alignment, stride, blocksPerChunk, blockLimit,
             (byte*)blocks, blocksBytes, (byte*)meta, metaBytes);
+        // Chunk states are small (one byte per chunk): commit them all now.
+        if (!VirtualMemory.Commit(meta, (nuint)created._meta.ChunkStatesBytes))
+        {
+            created.Dispose();
+            return LastError.Set(NpStatus.OutOfMemory, "committing {0} bytes of metadata failed (errno {1})", (long)created._meta.ChunkStatesBytes, VirtualMemory.LastErrno);
+        }
         if (o.InitialBlocks > 0)
         {
             NpStatus status = created.Reserve(o.InitialBlocks);
@@ -414,9 +429,7 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
         {
             if (_committedChunks == _chunkLimit)
             {
-                return _blockLimit == (long)BlockPoolOptions.MaxBlockCount || _chunkLimit * _blocksPerChunk >= _blockLimit
-                    ? LastError.Set(NpStatus.PoolExhausted, "pool '{s}' holds its maximum of {0} blocks and all are in use", _blockLimit, subject: Name)
-                    : LastError.Set(NpStatus.OutOfMemory, "pool '{s}' has no address space left", subject: Name);
+                return LastError.Set(NpStatus.PoolExhausted, "pool '{s}' holds its maximum of {0} blocks and all are in use", _blockLimit, subject: Name);
             }
             chunk = _committedChunks;
         }
@@ -458,14 +471,17 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
         return -1;
     }
 
-    private bool CommitMetaLocked(long blockEnd)
+    private bool CommitMetaLocked(long blockEnd) =>
+        CommitPrefix(_blockStates, ref _blockStatesCommitted, (ulong)blockEnd, _meta.NextOffset - _meta.BlockStatesOffset) &&
+        CommitPrefix((byte*)_next, ref _nextCommitted, (ulong)blockEnd * sizeof(int), _meta.TotalBytes - _meta.NextOffset);
+
+    /// <summary>Commits the first <paramref name="needed"/> bytes of an array, page by page, never past <paramref name="limit"/>.</summary>
+    private static bool CommitPrefix(byte* array, ref ulong committed, ulong needed, ulong limit)
     {
-        ulong needed = MetaNextOffset(_chunkLimit, _blockLimit) + (ulong)blockEnd * sizeof(int);
-        if (needed <= _metaCommittedBytes) return true;
-        ulong target = Math.Min(VirtualMemory.AlignUp((nuint)Math.Max(needed, _metaCommittedBytes * 2), VirtualMemory.PageSize), _metaReservedBytes);
-        target = VirtualMemory.AlignUp((nuint)target, VirtualMemory.PageSize);
-        if (!VirtualMemory.Commit((nint)_chunkStates, (nuint)target)) return false;
-        _metaCommittedBytes = target;
+        if (needed <= committed) return true;
+        ulong target = Math.Min(VirtualMemory.AlignUp((nuint)needed, VirtualMemory.PageSize), limit);
+        if (!VirtualMemory.Commit((nint)(array + committed), (nuint)(target - committed))) return false;
+        committed = target;
         return true;
     }
 
@@ -528,12 +544,16 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
             try
             {
                 long listed = 0;
-                for (int i = list; i != Nil && listed <= _capacity; i = _next[i], listed++)
-                    freeInChunk[i / _blocksPerChunk]++;
-                if (listed > _capacity)
+                long blocks = Math.Min(_committedChunks * _blocksPerChunk, _blockLimit);
+                for (int i = list; i != Nil; i = _next[i], listed++)
                 {
-                    RestoreList(list);
-                    return LastError.Set(NpStatus.Corrupted, "free list of pool '{s}' has a cycle", subject: Name);
+                    if ((uint)i >= (ulong)blocks || listed > _capacity)
+                    {
+                        // Damaged list: release nothing; validate() tells exactly what is wrong.
+                        RestoreList(list);
+                        return LastError.Set(NpStatus.Corrupted, "free list of pool '{s}' is damaged (run validate)", subject: Name);
+                    }
+                    freeInChunk[i / _blocksPerChunk]++;
                 }
 
                 // Rebuild the list without the blocks of chunks that are entirely free.
@@ -567,11 +587,21 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
     private long ChunkBlockCount(long chunk) =>
         Math.Min(_blocksPerChunk, _blockLimit - chunk * _blocksPerChunk);
 
+    /// <summary>
+    /// Puts a detached list back. Walks at most capacity steps and stops at a link that leaves
+    /// the committed blocks; PushChain then overwrites the last link, which also cuts a cycle.
+    /// </summary>
     private void RestoreList(int list)
     {
-        if (list == Nil) return;
+        long blocks = Math.Min(_committedChunks * _blocksPerChunk, _blockLimit);
+        if (list == Nil || (uint)list >= (ulong)blocks) return;
         int last = list;
-        for (long steps = 0; _next[last] != Nil && steps < _capacity; steps++) last = _next[last];
+        for (long steps = 0; steps < _capacity; steps++)
+        {
+            int next = _next[last];
+            if (next == Nil || (uint)next >= (ulong)blocks) break;
+            last = next;
+        }
         PushChain(list, last);
     }
 
@@ -620,8 +650,7 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
             long blocks = _committedChunks * _blocksPerChunk;
             blocks = Math.Min(blocks, _blockLimit);
             byte* seen = (byte*)NativeMemory.AllocZeroed((nuint)Math.Max(1, blocks));
-            string? firstError = null;
-            long firstErrorIndex = 0;
+            var problem = new Problem();
             try
             {
                 long listed = 0;
@@ -631,16 +660,14 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
                     if ((uint)i >= (ulong)blocks || _chunkStates[i / _blocksPerChunk] != ChunkActive)
                     {
                         report.Errors++;
-                        firstError ??= "free list links to block {0}, outside the active chunks";
-                        firstErrorIndex = i;
+                        problem.Note("free list links to block {0}, outside the active chunks", i);
                         if (previous == Nil) list = Nil; else _next[previous] = Nil; // cut the bad tail
                         break;
                     }
                     if (seen[i] != 0)
                     {
                         report.Errors++;
-                        firstError ??= "free list visits block {0} twice (cycle)";
-                        firstErrorIndex = i;
+                        problem.Note("free list visits block {0} twice (a cycle)", i);
                         _next[previous] = Nil;
                         break;
                     }
@@ -650,8 +677,7 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
                     if (state == StateAllocated)
                     {
                         report.Errors++;
-                        firstError ??= "block {0} is on the free list but marked allocated";
-                        firstErrorIndex = i;
+                        problem.Note("block {0} is on the free list but marked allocated", i);
                     }
                     else if (state == StateFree && (_flags & BlockPoolFlags.PoisonOnFree) != 0 &&
                              new ReadOnlySpan<byte>(_blocks + (ulong)i * _stride, (int)_blockSize).IndexOfAnyExcept(PoisonByte) >= 0)
@@ -682,26 +708,45 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
             long freesAfter = _counters.Sum(StripedCounters.Frees);
             if (allocationsBefore == allocationsAfter && freesBefore == freesAfter)
             {
+                // Nobody allocated or freed during the walk, so the numbers must agree exactly.
                 report.CountsChecked = 1;
+                long inUse = Volatile.Read(ref *_inUse);
                 if (report.Free != report.FreeListed)
                 {
                     report.Errors++;
-                    firstError ??= "{0} blocks are marked free but {1} are on the free list";
-                    firstErrorIndex = (long)report.Free;
+                    problem.Note("{0} blocks are marked free but {1} are on the free list", (long)report.Free, (long)report.FreeListed);
                 }
-                if ((long)report.Allocated != Volatile.Read(ref *_inUse) || (long)(report.Allocated + report.Free) != _capacity)
+                if ((long)report.Allocated != inUse)
                 {
                     report.Errors++;
-                    firstError ??= "block states count {0} allocated, the pool counts {1} in use";
-                    firstErrorIndex = (long)report.Allocated;
+                    problem.Note("{0} blocks are marked allocated but the pool counts {1} in use", (long)report.Allocated, inUse);
+                }
+                if ((long)(report.Allocated + report.Free) != _capacity)
+                {
+                    report.Errors++;
+                    problem.Note("active chunks hold {0} blocks but the capacity is {1}", (long)(report.Allocated + report.Free), _capacity);
                 }
             }
             if (report.Errors != 0)
-                return LastError.Set(NpStatus.Corrupted, firstError! + " (pool '{s}')", firstErrorIndex,
-                    firstError!.Contains("{1}") ? (firstError.Contains("in use") ? Volatile.Read(ref *_inUse) : (long)report.FreeListed) : 0, Name);
+                return LastError.Set(NpStatus.Corrupted, problem.Template! + " (pool '{s}')", problem.Arg0, problem.Arg1, Name);
             if (report.PoisonViolations != 0)
                 return LastError.Set(NpStatus.Corrupted, "{0} freed blocks of pool '{s}' were written after their free", (long)report.PoisonViolations, subject: Name);
             return NpStatus.Ok;
+        }
+    }
+
+    /// <summary>The first inconsistency a walk found, kept for the detail message.</summary>
+    private struct Problem
+    {
+        public string? Template;
+        public long Arg0, Arg1;
+
+        public void Note(string template, long arg0, long arg1 = 0)
+        {
+            if (Template is not null) return;
+            Template = template;
+            Arg0 = arg0;
+            Arg1 = arg1;
         }
     }
 
@@ -743,7 +788,7 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
             s.Capacity = (ulong)_capacity;
             s.Chunks = (ulong)_activeChunks;
             s.BytesReserved = (ulong)_capacity * _stride;
-            s.BytesMetadata = _metaCommittedBytes;
+            s.BytesMetadata = _meta.ChunkStatesBytes + _blockStatesCommitted + _nextCommitted;
             s.PeakInUse = (ulong)Volatile.Read(ref _peakInUse);
             s.ChunksReleased = (ulong)_chunksReleased;
         }
