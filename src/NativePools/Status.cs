@@ -32,7 +32,7 @@ public enum NpStatus : int
     MisalignedPointer = -9,
     /// <summary>An integrity check found the pool's metadata inconsistent.</summary>
     Corrupted = -10,
-    /// <summary>The caller's buffer is too small; the call reports the size it needs.</summary>
+    /// <summary>The caller's buffer is too small; the call reports the size it needs. (Reserved for calls that fill caller buffers; no pool call returns it.)</summary>
     BufferTooSmall = -11,
     /// <summary>The <c>struct_size</c> field of an options or stats struct is not one this library knows.</summary>
     UnsupportedStructSize = -12,

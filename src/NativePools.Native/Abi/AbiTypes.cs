@@ -17,7 +17,7 @@ public static class VersionConstants
     /// <summary>Patch version: fixes only.</summary>
     public const int NP_VERSION_PATCH = 0;
     /// <summary>The version as one number, as np_version() returns it: (major &lt;&lt; 16) | (minor &lt;&lt; 8) | patch.</summary>
-    public const int NP_VERSION_NUMBER = (NP_VERSION_MAJOR << 16) | (NP_VERSION_MINOR << 8) | NP_VERSION_PATCH;
+    public const uint NP_VERSION_NUMBER = (uint)((NP_VERSION_MAJOR << 16) | (NP_VERSION_MINOR << 8) | NP_VERSION_PATCH);
 }
 
 /// <summary>Block pool constants.</summary>
