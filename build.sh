@@ -66,10 +66,8 @@ generate_bindings() {
 }
 
 check_header() {
-  log "checking the header compiles (C99, C11, C++17) and matches the exported symbols"
-  gcc -std=c99   -Wall -Wextra -Werror -pedantic -fsyntax-only -x c   "$HEADER"
-  gcc -std=c11   -Wall -Wextra -Werror -pedantic -fsyntax-only -x c   "$HEADER"
-  g++ -std=c++17 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c++ "$HEADER"
+  log "checking the header compiles (C89..C17, C++98..C++20, -Werror -pedantic) and matches the exported symbols"
+  sh src/NativePools.Bindgen/check/check-header.sh "$ROOT" | sed 's/^/   /'
   local exported declared listed
   if [ "$(uname -s)" = Darwin ]; then
     exported=$(nm -gU "$LIB" | awk '{print $3}' | sed 's/^_//' | grep '^np_' | sort)

@@ -1,0 +1,41 @@
+/// Fixed-size block pools in native memory (libnativepools) for Dart.
+///
+/// ```dart
+/// final pool = BlockPool.preset(PoolPreset.small);
+/// final block = pool.alloc();
+/// pool.bytes(block).fillRange(0, pool.blockSize, 7);
+/// pool.free(block);
+/// pool.destroy();
+/// ```
+///
+/// Statuses are the primary error channel: every failure throws a
+/// [NativePoolsException] carrying the exact np_status. Its detail text comes
+/// from the library's per-OS-thread last error, read immediately after the
+/// failing call, because an isolate may resume on another OS thread after any
+/// `await`.
+library;
+
+export 'src/exception.dart' show FreeBatchException, NativePoolsException;
+export 'src/library.dart' show NativePools;
+export 'src/native.g.dart'
+    show
+        NP_E_BUFFER_TOO_SMALL,
+        NP_E_CORRUPTED,
+        NP_E_DOUBLE_FREE,
+        NP_E_FOREIGN_POINTER,
+        NP_E_INTERIOR_POINTER,
+        NP_E_INTERNAL,
+        NP_E_INVALID_ARGUMENT,
+        NP_E_INVALID_HANDLE,
+        NP_E_MISALIGNED_POINTER,
+        NP_E_NULL_POINTER,
+        NP_E_OUT_OF_MEMORY,
+        NP_E_POOL_EXHAUSTED,
+        NP_E_UNSUPPORTED_STRUCT_SIZE,
+        NP_OK,
+        NP_POOL_MAX_ALIGNMENT,
+        NP_POOL_MAX_BLOCK_SIZE,
+        NP_POOL_POISON_BYTE,
+        NP_VERSION_NUMBER;
+export 'src/pool.dart' show BlockOwnership, BlockPool, PoolPreset;
+export 'src/stats.dart' show PoolStats, PoolValidation;

@@ -1,0 +1,40 @@
+"""Python binding of libnativepools (ctypes): fixed-size block pools in native memory.
+
+    from nativepools import Pool
+    with Pool.preset("small") as pool:
+        block = pool.alloc()          # an int address; use ctypes.memmove / ctypes.string_at
+        pool.free(block)
+
+Constants (NP_OK, NP_E_*, NP_BLOCK_*, ...) live in nativepools.abi, the generated ABI module.
+"""
+from . import _native as abi
+from ._loader import LIBRARY_ENV_VAR, load_library
+from .errors import NativePoolsError, last_error_message, text
+from .pool import PRESETS, Pool, PoolStats, ValidationReport
+
+
+def version() -> str:
+    """The loaded library's version string, e.g. "0.1.0"."""
+    return text(load_library().np_version_string())
+
+
+def version_number() -> int:
+    """The loaded library's version as (major << 16) | (minor << 8) | patch."""
+    return load_library().np_version()
+
+
+def status_name(status: int) -> str:
+    """The symbolic name of a status code, e.g. "NP_E_DOUBLE_FREE"."""
+    return text(load_library().np_status_name(status))
+
+
+def status_message(status: int) -> str:
+    """A one-line description of a status code."""
+    return text(load_library().np_status_message(status))
+
+
+__all__ = [
+    "abi", "load_library", "LIBRARY_ENV_VAR", "NativePoolsError", "last_error_message",
+    "Pool", "PoolStats", "ValidationReport", "PRESETS",
+    "version", "version_number", "status_name", "status_message",
+]

@@ -1,0 +1,131 @@
+using NativePools.Tests.Support;
+using NUnit.Framework;
+using static NativePools.Tests.Native.NativeApi;
+
+namespace NativePools.Tests.Native;
+
+/// <summary>S21 (native): np_pool_destroy with blocks still out; the handle is stale afterwards.</summary>
+public sealed unsafe class NativeDestroyTests
+{
+    [Test]
+    public void S21_DestroyWithBlocksOut_HandleIsStaleAfterwards()
+    {
+        NpPoolOptions o;
+        Assert.That(np_pool_options_preset(&o, NpConstants.NP_POOL_PRESET_MEDIUM), Is.Zero);
+        ulong pool;
+        Assert.That(np_pool_create(&o, &pool), Is.Zero);
+        Assert.That(pool, Is.Not.Zero, "0 is never a valid handle");
+        var blocks = new nint[25];
+        for (int i = 0; i < blocks.Length; i++)
+        {
+            void* b;
+            Assert.That(np_pool_alloc(pool, &b), Is.Zero);
+            blocks[i] = (nint)b;
+            BlockPattern.Write(blocks[i], 1024, BlockPattern.Tag(0, i));
+        }
+
+        Assert.That((NpStatus)np_pool_destroy(pool), Is.EqualTo(NpStatus.Ok), "destroy with 25 blocks out");
+
+        void* none = (void*)1;
+        int owned = -1;
+        var stats = new NpPoolStats { struct_size = (uint)sizeof(NpPoolStats) };
+        var statuses = new (string What, int Status)[]
+        {
+            ("alloc", np_pool_alloc(pool, &none)),
+            ("free", np_pool_free(pool, (void*)blocks[0])),
+            ("owns", np_pool_owns(pool, (void*)blocks[0], &owned)),
+            ("get_stats", np_pool_get_stats(pool, &stats)),
+            ("validate", np_pool_validate(pool, null)),
+            ("trim", np_pool_trim(pool, null)),
+            ("reserve", np_pool_reserve(pool, 1)),
+            ("reset_stats", np_pool_reset_stats(pool)),
+            ("destroy again", np_pool_destroy(pool)),
+        };
+        nint noneValue = (nint)none;
+        int ownedValue = owned;
+        Assert.Multiple(() =>
+        {
+            foreach (var (what, status) in statuses)
+                Assert.That((NpStatus)status, Is.EqualTo(NpStatus.InvalidHandle), what);
+            Assert.That(noneValue, Is.EqualTo((nint)0), "alloc writes NULL on failure");
+            Assert.That(ownedValue, Is.EqualTo(NpConstants.NP_BLOCK_NOT_OWNED), "owns writes NOT_OWNED on failure");
+            Assert.That(np_pool_destroy(0), Is.Zero, "destroy(0) is a no-op");
+        });
+
+        // A new pool may reuse the slot, but never the handle: the old one stays stale.
+        ulong next;
+        Assert.That(np_pool_create(&o, &next), Is.Zero);
+        try
+        {
+            void* b;
+            Assert.That(next, Is.Not.EqualTo(pool));
+            Assert.That((NpStatus)np_pool_alloc(pool, &b), Is.EqualTo(NpStatus.InvalidHandle), "the old handle with a new pool alive");
+            Assert.That((NpStatus)np_pool_alloc(next, &b), Is.EqualTo(NpStatus.Ok));
+            Assert.That((NpStatus)np_pool_free(next, b), Is.EqualTo(NpStatus.Ok));
+        }
+        finally
+        {
+            Assert.That(np_pool_destroy(next), Is.Zero);
+        }
+    }
+
+    /// <summary>
+    /// Pools created and destroyed on some threads (the handle table grows and reuses slots)
+    /// while other threads keep working in their own long-lived pools: those never see a
+    /// wrong handle, and every short-lived handle is stale after its destroy.
+    /// </summary>
+    [Test]
+    public void S21_CreateAndDestroyOnSomeThreads_WhileOthersUseTheirPools()
+    {
+        int rounds = StressSize.Pick(ci: 1_500, full: 30_000);
+        ThreadRunner.Run(6, (thread, cancelled) =>
+        {
+            NpPoolOptions o;
+            Check.That(np_pool_options_preset(&o, NpConstants.NP_POOL_PRESET_SMALL) == 0, "preset");
+            if (thread % 2 == 0)
+            {
+                // Churn: several pools at a time, so the table grows past its first size.
+                var handles = new ulong[24];
+                for (int r = 0; r < rounds / 10; r++)
+                {
+                    cancelled.ThrowIfCancellationRequested();
+                    for (int i = 0; i < handles.Length; i++)
+                    {
+                        ulong h;
+                        Check.That(np_pool_create(&o, &h) == 0 && h != 0, "create");
+                        handles[i] = h;
+                    }
+                    foreach (ulong h in handles)
+                    {
+                        void* b;
+                        Check.That(np_pool_alloc(h, &b) == 0, "alloc in a fresh pool");
+                        Check.That(np_pool_destroy(h) == 0, "destroy with a block out");
+                        Check.That(np_pool_alloc(h, &b) == (int)NpStatus.InvalidHandle, "the destroyed handle is stale");
+                    }
+                }
+                return;
+            }
+            ulong pool;
+            Check.That(np_pool_create(&o, &pool) == 0, "create");
+            try
+            {
+                for (int r = 0; r < rounds * 20; r++)
+                {
+                    void* b;
+                    Check.That(np_pool_alloc(pool, &b) == 0, "alloc in a long-lived pool");
+                    ulong tag = BlockPattern.Tag(thread, r);
+                    BlockPattern.Write((nint)b, 264, tag);
+                    Check.Contents((nint)b, 264, tag);
+                    Check.That(np_pool_free(pool, b) == 0, "free in a long-lived pool");
+                }
+                var stats = new NpPoolStats { struct_size = (uint)sizeof(NpPoolStats) };
+                Check.That(np_pool_get_stats(pool, &stats) == 0, "stats");
+                Check.That(stats.allocations == (ulong)rounds * 20 && stats.in_use == 0, $"stats: {stats.allocations} allocations, {stats.in_use} in use");
+            }
+            finally
+            {
+                np_pool_destroy(pool);
+            }
+        });
+    }
+}
