@@ -71,7 +71,8 @@ static void block_too_big(np_pool_options *o) { o->block_size = NP_POOL_MAX_BLOC
 static void alignment_three(np_pool_options *o) { o->alignment = 3; }
 static void alignment_8192(np_pool_options *o) { o->alignment = 8192; }
 static void initial_over_max(np_pool_options *o) { o->initial_blocks = 10; o->max_blocks = 5; }
-static void flag_four(np_pool_options *o) { o->flags = 4; }
+/* The lowest bit no NP_POOL_* flag uses. */
+static void flag_unknown_low(np_pool_options *o) { o->flags = 8; }
 static void flag_high(np_pool_options *o) { o->flags = 0x80000000u; }
 /* 2^31 - 2 blocks of 16 MiB is 32 PiB of address space: more than any process can reserve. */
 static void address_space_too_big(np_pool_options *o) { o->block_size = NP_POOL_MAX_BLOCK_SIZE; o->max_blocks = 2147483646ULL; }
@@ -86,7 +87,7 @@ static np_status create_block_too_big(fixture *f) { return create_with(f, block_
 static np_status create_alignment_three(fixture *f) { return create_with(f, alignment_three); }
 static np_status create_alignment_8192(fixture *f) { return create_with(f, alignment_8192); }
 static np_status create_initial_over_max(fixture *f) { return create_with(f, initial_over_max); }
-static np_status create_flag_four(fixture *f) { return create_with(f, flag_four); }
+static np_status create_flag_unknown_low(fixture *f) { return create_with(f, flag_unknown_low); }
 static np_status create_flag_high(fixture *f) { return create_with(f, flag_high); }
 static np_status create_address_space_too_big(fixture *f) { return create_with(f, address_space_too_big); }
 
@@ -185,7 +186,7 @@ static const bad_call table[] = {
     ROW("create(alignment 3)", create_alignment_three, NP_E_INVALID_ARGUMENT, COUNTS_NOTHING),
     ROW("create(alignment 8192)", create_alignment_8192, NP_E_INVALID_ARGUMENT, COUNTS_NOTHING),
     ROW("create(initial 10 > max 5)", create_initial_over_max, NP_E_INVALID_ARGUMENT, COUNTS_NOTHING),
-    ROW("create(unknown flag 4)", create_flag_four, NP_E_INVALID_ARGUMENT, COUNTS_NOTHING),
+    ROW("create(unknown flag 8)", create_flag_unknown_low, NP_E_INVALID_ARGUMENT, COUNTS_NOTHING),
     ROW("create(unknown flag 0x80000000)", create_flag_high, NP_E_INVALID_ARGUMENT, COUNTS_NOTHING),
     ROW("create(32 PiB of address space)", create_address_space_too_big, NP_E_OUT_OF_MEMORY, COUNTS_NOTHING),
     ROW("alloc(NULL out block)", alloc_null_out, NP_E_NULL_POINTER, COUNTS_NOTHING),

@@ -44,6 +44,9 @@ class PoolStats:
     invalid_frees: int
     poison_violations: int
     chunks_released: int
+    cached_threads: int
+    depot_blocks: int
+    magazine_capacity: int
     reuse_rate: float
 
 

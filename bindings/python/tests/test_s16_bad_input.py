@@ -113,7 +113,7 @@ class BadInput(PoolTestCase):
         self.expect("alignment 8192", lambda: create(options(alignment=8192)), BAD)
         self.expect("alignment 4096", lambda: create(options(alignment=4096, max_blocks=4)), OK)
         self.expect("initial > max", lambda: create(options(initial_blocks=11, max_blocks=10)), BAD)
-        self.expect("unknown flag", lambda: create(options(flags=4)), BAD)
+        self.expect("unknown flag", lambda: create(options(flags=8)), BAD)  # the lowest bit no NP_POOL_* flag uses
         self.expect("max_blocks 2^31", lambda: create(options(max_blocks=1 << 31)), BAD)
         # 16 MiB x (2^31 - 2) blocks needs 32 PiB of address space: the OS refuses the reservation.
         self.expect("reservation too large", lambda: create(options(16 << 20, max_blocks=(1 << 31) - 2)),

@@ -90,7 +90,13 @@ class LeakCheck(PoolTestCase):
         for i in range(waves):
             wave(5 + i)
         self.assert_rss_flat(rss, f"{waves * 50} threads started and ended")
-        self.assertEqual(pool.stats().capacity, capacity)
+        stats = pool.stats()
+        # Every exited thread's cache came back: no thread holds one, all free blocks are in the depot.
+        self.assertEqual(stats.cached_threads, 0)
+        self.assertEqual(stats.depot_blocks, stats.capacity)
+        # Capacity is bounded by what 50 concurrent threads may cache (two magazines each), not by the thread count.
+        per_chunk = -(-64 * 1024 // stats.block_stride)
+        self.assertLessEqual(stats.capacity, max(capacity, 50 * 2 * stats.magazine_capacity + 2 * per_chunk))
         self.assert_consistent(pool, in_use=0, allocations=(5 + waves) * 50 * 4)
 
     def test_S17_pool_create_destroy_churn_does_not_leak(self):
@@ -124,7 +130,10 @@ class Scaling(PoolTestCase):
             rows.append((live, stats, stats.bytes_metadata - empty.bytes_metadata))
             self.assertGreaterEqual(stats.capacity, live)
             per_chunk = -(-64 * 1024 // stats.block_stride)
-            self.assertLess(stats.capacity, live + per_chunk, "more than one growth step of slack")
+            needed = -(-live // per_chunk)
+            # Default growth adds a quarter of the capacity per step, in whole chunks.
+            self.assertEqual(stats.capacity % per_chunk, 0)
+            self.assertLessEqual(stats.capacity // per_chunk, needed + needed // 4 + 1, "more than a quarter of slack")
             self.assertEqual(stats.bytes_reserved, stats.capacity * stats.block_stride)
             pool.free_batch(blocks)
 
@@ -132,12 +141,15 @@ class Scaling(PoolTestCase):
                            f"metadata {s.bytes_metadata} (+{grown} since creation)" for live, s, grown in rows)
         for live, stats, grown in rows:
             per_block = grown / stats.capacity
-            # One state byte and one 4-byte free-list link per block, committed a page at a time.
+            # One state byte per block, committed a page at a time (magazines hold only free blocks).
             self.assertGreater(grown, 0, f"metadata did not grow with the blocks: {report}")
             self.assertLessEqual(per_block, 16, f"{live} live blocks: {per_block:.0f} metadata bytes per block: {report}")
         for (a, sa, ga), (b, sb, gb) in zip(rows, rows[1:]):
-            slope = (gb - ga) / (sb.capacity - sa.capacity)
-            self.assertTrue(1 <= slope <= 16, f"{a} -> {b} live blocks: {slope:.1f} metadata bytes per added block: {report}")
+            self.assertGreaterEqual(gb, ga, f"{a} -> {b} live blocks: metadata shrank: {report}")
+        (_, first, g_first), (_, last, g_last) = rows[0], rows[-1]
+        slope = (g_last - g_first) / (last.capacity - first.capacity)
+        # Page granularity makes single steps lumpy; over 1,000 -> 10,000 it is about a byte per block.
+        self.assertTrue(0.5 <= slope <= 16, f"{slope:.2f} metadata bytes per added block over the range: {report}")
 
 
 if __name__ == "__main__":

@@ -335,6 +335,9 @@ public static unsafe class PoolExports
                 invalid_frees = s.InvalidFrees,
                 poison_violations = s.PoisonViolations,
                 chunks_released = s.ChunksReleased,
+                cached_threads = s.CachedThreads,
+                depot_blocks = s.DepotBlocks,
+                magazine_capacity = s.MagazineCapacity,
                 reuse_rate = s.ReuseRate,
             };
             return (int)NpStatus.Ok;

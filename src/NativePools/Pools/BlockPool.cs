@@ -1,7 +1,6 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Threading;
 using NativePools.Diagnostics;
 using NativePools.Handles;
@@ -12,76 +11,73 @@ namespace NativePools.Pools;
 /// <summary>
 /// A concurrent pool of fixed-size blocks in native memory.
 ///
-/// Layout: one contiguous address-space reservation holds every block the pool can ever
-/// have, so a pointer maps to its block index with one subtraction and one division, and
-/// anything outside the reservation is foreign without being dereferenced. The reservation
-/// is committed a chunk (growth step) at a time. Metadata lives out of band, in separate
-/// reservations: one state byte per block and one 32-bit free-list link per block. Double
-/// free, foreign, interior and misaligned pointers are therefore caught in O(1) without
-/// reading or writing the freed block.
+/// Memory: one contiguous address-space reservation holds every block the pool can ever have,
+/// committed a chunk (growth step) at a time, so a pointer maps to its block index with one
+/// subtraction and one multiply (<see cref="ExactDivider"/>), and anything outside the
+/// committed range is foreign without being dereferenced. Metadata lives out of band: one
+/// state byte per block and one byte per chunk. Double, foreign, interior and misaligned
+/// frees are caught in O(1) without reading or writing the block.
 ///
-/// Free blocks sit on a lock-free LIFO (Treiber stack) whose 64-bit head packs a 32-bit
-/// block index with a 32-bit tag that changes on every update, which defeats ABA.
-/// Growth, trim and validate serialise on <see cref="_slowLock"/>; alloc and free never take it
-/// unless the free list is empty.
+/// Speed: free blocks travel in magazines (fixed arrays of block indices). Each thread keeps
+/// two per pool (<see cref="PoolCache"/>); alloc and free touch only the calling thread's
+/// magazine and the block's state byte, with plain loads and stores: no locked instruction,
+/// no shared cache line. Every <c>magazine capacity</c> operations a thread exchanges a
+/// whole magazine with the depot under <see cref="_lock"/>. Growth, trim, validate, stats and
+/// the reclaiming of caches of exited threads happen under that lock too
+/// (this file: hot paths; BlockPool.Depot.cs: exchange and growth; BlockPool.Maintenance.cs).
+///
+/// Double frees: a free that happens after the first free of the same block (in program
+/// order or through any synchronisation) is always rejected. Two threads freeing the same
+/// block at the same instant race on the plain state byte; alloc re-checks the state, so the
+/// duplicate is dropped and counted when handed out, and validate reports it. With
+/// <see cref="BlockPoolFlags.AtomicState"/> state changes are atomic and even that race
+/// yields exactly one success.
 ///
 /// Threading: every member may run concurrently with every other, except <see cref="Dispose"/>,
 /// which must not race with other calls on the same pool.
 /// </summary>
-public sealed unsafe class BlockPool : HandleObject, IDisposable
+public sealed unsafe partial class BlockPool : HandleObject, IDisposable
 {
     /// <summary>Byte written over freed blocks in poison mode.</summary>
     public const byte PoisonByte = 0xDE;
 
-    private const int Nil = -1;
-
     // Block states (one byte each, out of band).
     private const byte StateFresh = 0;      // free, never handed out since its chunk was committed
     private const byte StateAllocated = 1;  // handed out
-    private const byte StateFree = 2;       // freed, on the free list
-
-    // Chunk states.
-    private const byte ChunkUncommitted = 0;
-    private const byte ChunkActive = 1;
-    private const byte ChunkReleased = 2;   // trimmed: pages returned, blocks off the free list
+    private const byte StateFree = 2;       // freed: in some magazine
 
     // ---- geometry (immutable after construction) ----
     private readonly ulong _blockSize;
     private readonly ulong _alignment;
     private readonly ulong _stride;
-    private readonly int _strideShift;          // log2(stride) when stride is a power of two, else -1
+    private readonly ExactDivider _divider;
     private readonly long _blocksPerChunk;
     private readonly long _blockLimit;          // blocks the reservation holds (max_blocks when bounded)
     private readonly long _chunkLimit;
     private readonly BlockPoolFlags _flags;
+    private readonly bool _atomicState;
+    private readonly bool _touchesBlocks;       // zero-on-alloc or poison-on-free
+    private readonly bool _fixedGrowth;         // growth_blocks was given: grow by exactly one chunk
+    private readonly int _magazineCapacity;
     private readonly byte* _blocks;
     private readonly ulong _blocksReservedBytes;
     private readonly byte* _chunkStates;
     private readonly byte* _blockStates;
-    private readonly int* _next;
     private readonly ulong _metaReservedBytes;
     private readonly MetaLayout _meta;
 
-    // ---- hot shared state, each word on its own cache lines ----
-    private readonly HotWords _hotWords;        // keeps the three words below alive
-    private readonly long* _head;               // (tag << 32) | (uint)index, index Nil when empty
-    private readonly long* _inUse;              // blocks handed out and not freed
-    private readonly long* _highWaterBytes;     // bytes of the reservation ever committed: the foreign-pointer bound
-    private readonly StripedCounters _counters;
+    /// <summary>Index of this pool in every thread's cache array; -1 once disposed, which sends every call to the slow path.</summary>
+    private int _id;
 
-    // ---- slow-path state, guarded by _slowLock ----
-    private readonly object _slowLock = new();
-    private long _committedChunks;              // chunk indices [0, _committedChunks) have been committed at least once
-    private long _activeChunks;
-    private long _capacity;
-    private ulong _blockStatesCommitted;        // bytes of _blockStates committed
-    private ulong _nextCommitted;               // bytes of _next committed
-    private long _peakInUse;
-    private long _chunksReleased;
-    private bool _disposed;
+    /// <summary>Blocks ever committed (a high-water mark): the bound of the foreign-pointer test. Read by every free, written by growth only.</summary>
+    private readonly HotWords _hotWords;
+    private readonly long* _highWaterBlocks;
 
     /// <summary>Name given at creation (for diagnostics), or null.</summary>
     public string? Name { get; }
+
+    /// <summary>The name, or "(unnamed)", for detail messages.</summary>
+    private string Label => Name ?? "(unnamed)";
 
     /// <summary>Usable bytes per block.</summary>
     public ulong BlockSize => _blockSize;
@@ -92,11 +88,14 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
     /// <summary>Distance between consecutive block starts.</summary>
     public ulong Stride => _stride;
 
-    /// <summary>Blocks per chunk (growth step).</summary>
+    /// <summary>Blocks per chunk (the unit of growth and trim).</summary>
     public long BlocksPerChunk => _blocksPerChunk;
 
     /// <summary>The most blocks this pool can ever hold.</summary>
     public long BlockLimit => _blockLimit;
+
+    /// <summary>Block indices per magazine; each thread caches at most two magazines per pool.</summary>
+    public int MagazineCapacity => _magazineCapacity;
 
     private BlockPool(in BlockPoolOptions o, ulong alignment, ulong stride, long blocksPerChunk, long blockLimit,
         byte* blocks, ulong blocksReservedBytes, byte* meta, ulong metaReservedBytes)
@@ -105,36 +104,39 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
         _blockSize = o.BlockSize;
         _alignment = alignment;
         _stride = stride;
-        _strideShift = BitOperations.IsPow2(stride) ? BitOperations.TrailingZeroCount(stride) : -1;
+        _divider = new ExactDivider(stride);
         _blocksPerChunk = blocksPerChunk;
         _blockLimit = blockLimit;
         _chunkLimit = (blockLimit + blocksPerChunk - 1) / blocksPerChunk;
         _flags = o.Flags;
+        _atomicState = (o.Flags & BlockPoolFlags.AtomicState) != 0;
+        _touchesBlocks = (o.Flags & (BlockPoolFlags.ZeroOnAlloc | BlockPoolFlags.PoisonOnFree)) != 0;
+        _fixedGrowth = o.GrowthBlocks != 0;
+        _magazineCapacity = MagazineCapacityFor(stride, blockLimit);
         _blocks = blocks;
         _blocksReservedBytes = blocksReservedBytes;
         _metaReservedBytes = metaReservedBytes;
         _meta = new MetaLayout(_chunkLimit, blockLimit);
         _chunkStates = meta;
         _blockStates = meta + _meta.BlockStatesOffset;
-        _next = (int*)(meta + _meta.NextOffset);
-        _hotWords = new HotWords(3);
-        _head = _hotWords[0];
-        _inUse = _hotWords[1];
-        _highWaterBytes = _hotWords[2];
-        *_head = PackHead(0, Nil);
-        _counters = new StripedCounters();
+        _hotWords = new HotWords(1);
+        _highWaterBlocks = _hotWords[0];
+        _id = PoolIds.Rent();
     }
 
     /// <summary>
-    /// The metadata reservation: [chunk states][block states][free-list links], each array
-    /// starting on a page so each can be committed on its own as the pool grows.
+    /// Rounds per magazine: 64 for small blocks; fewer for large ones so that what a thread
+    /// caches (two magazines) stays near 256 KiB; never more than the pool can hold.
     /// </summary>
+    private static int MagazineCapacityFor(ulong stride, long blockLimit) =>
+        (int)Math.Max(1, Math.Min(Math.Min(64UL, (256UL << 10) / stride), (ulong)Math.Max(1, blockLimit / 4)));
+
+    /// <summary>The metadata reservation: [chunk states][block states], each starting on a page.</summary>
     private readonly struct MetaLayout(long chunks, long blocks)
     {
         public readonly ulong ChunkStatesBytes = VirtualMemory.AlignUp((nuint)chunks, VirtualMemory.PageSize);
         public ulong BlockStatesOffset => ChunkStatesBytes;
-        public ulong NextOffset => BlockStatesOffset + VirtualMemory.AlignUp((nuint)blocks, VirtualMemory.PageSize);
-        public ulong TotalBytes => NextOffset + VirtualMemory.AlignUp((nuint)((ulong)blocks * sizeof(int)), VirtualMemory.PageSize);
+        public ulong TotalBytes => BlockStatesOffset + VirtualMemory.AlignUp((nuint)blocks, VirtualMemory.PageSize);
     }
 
     /// <summary>
@@ -156,8 +158,8 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
             return LastError.Set(NpStatus.InvalidArgument, "max_blocks {0} exceeds {1}", (long)o.MaxBlocks, (long)BlockPoolOptions.MaxBlockCount);
         if (o.MaxBlocks != 0 && o.InitialBlocks > o.MaxBlocks)
             return LastError.Set(NpStatus.InvalidArgument, "initial_blocks {0} exceeds max_blocks {1}", (long)o.InitialBlocks, (long)o.MaxBlocks);
-        if ((o.Flags & ~(BlockPoolFlags.ZeroOnAlloc | BlockPoolFlags.PoisonOnFree)) != 0)
-            return LastError.Set(NpStatus.InvalidArgument, "unknown flag bits {x0}", (long)o.Flags);
+        if ((o.Flags & ~BlockPoolOptions.KnownFlags) != 0)
+            return LastError.Set(NpStatus.InvalidArgument, "unknown flag bits {x0}", (long)(o.Flags & ~BlockPoolOptions.KnownFlags));
 
         ulong stride = (o.BlockSize + alignment - 1) & ~(alignment - 1);
         long blockLimit = o.MaxBlocks != 0
@@ -174,26 +176,23 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
 
         ulong blocksBytes = (ulong)blockLimit * stride;
         long chunkLimit = (blockLimit + blocksPerChunk - 1) / blocksPerChunk;
-        ulong metaBytes = new MetaLayout(chunkLimit, blockLimit).TotalBytes;
+        var layout = new MetaLayout(chunkLimit, blockLimit);
 
         nint blocks = VirtualMemory.Reserve((nuint)blocksBytes, (nuint)alignment);
         if (blocks == 0)
             return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of address space failed (errno {1})", (long)blocksBytes, VirtualMemory.LastErrno);
-        nint meta = VirtualMemory.Reserve((nuint)metaBytes, 64);
+        nint meta = VirtualMemory.Reserve((nuint)layout.TotalBytes, 64);
         if (meta == 0)
         {
             VirtualMemory.Release(blocks, (nuint)blocksBytes);
-            return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of metadata failed (errno {1})", (long)metaBytes, VirtualMemory.LastErrno);
+            return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of metadata failed (errno {1})", (long)layout.TotalBytes, VirtualMemory.LastErrno);
         }
+        // Large pools get transparent huge pages: first touch then costs a fraction of 4 KiB faults.
+        // Small pools never fill a 2 MiB-aligned committed range, so they are unaffected.
+        VirtualMemory.AdviseHugePages(blocks, (nuint)blocksBytes);
 
         var created = new BlockPool(o, alignment, stride, blocksPerChunk, blockLimit,
-            (byte*)blocks, blocksBytes, (byte*)meta, metaBytes);
-        // Chunk states are small (one byte per chunk): commit them all now.
-        if (!VirtualMemory.Commit(meta, (nuint)created._meta.ChunkStatesBytes))
-        {
-            created.Dispose();
-            return LastError.Set(NpStatus.OutOfMemory, "committing {0} bytes of metadata failed (errno {1})", (long)created._meta.ChunkStatesBytes, VirtualMemory.LastErrno);
-        }
+            (byte*)blocks, blocksBytes, (byte*)meta, layout.TotalBytes);
         if (o.InitialBlocks > 0)
         {
             NpStatus status = created.Reserve(o.InitialBlocks);
@@ -209,33 +208,71 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
 
     // ------------------------------------------------------------------ hot path
 
-    /// <summary>Takes a free block. O(1); grows the pool when the free list is empty.</summary>
+    /// <summary>Takes a free block. O(1); grows the pool when no block is free.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public NpStatus Alloc(out nint block)
     {
-        int index = Pop();
-        if (index == Nil) return AllocSlow(out block);
-        block = HandOut(index);
-        return NpStatus.Ok;
+        PoolCache? cache = ThreadCaches.Get(this, _id);
+        if (cache is not null)
+        {
+            Magazine* loaded = cache.Loaded;
+            int count = loaded->Count;
+            if (count != 0 && !_atomicState)
+            {
+                int index = Magazine.Rounds(loaded)[count - 1];
+                byte state = _blockStates[index];
+                if (state != StateAllocated)
+                {
+                    long sequence = cache.Sequence;
+                    Volatile.Write(ref cache.Sequence, sequence + 1);
+                    loaded->Count = count - 1;
+                    Volatile.Write(ref _blockStates[index], StateAllocated);
+                    if (state == StateFresh) cache.Created++;
+                    else
+                    {
+                        cache.Reused++;
+                        if (_touchesBlocks) PrepareReused(index);
+                    }
+                    if (++cache.Net > cache.MaxNet) cache.MaxNet = cache.Net;
+                    Volatile.Write(ref cache.Sequence, sequence + 2);
+                    block = (nint)(_blocks + (ulong)index * _stride);
+                    return NpStatus.Ok;
+                }
+            }
+        }
+        return AllocSlow(out block);
     }
 
     /// <summary>Returns a block. O(1); reports double, foreign, interior and misaligned frees without touching the block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public NpStatus Free(nint block)
     {
-        ulong offset = (ulong)block - (ulong)_blocks;
-        if (offset >= (ulong)Volatile.Read(ref *_highWaterBytes))
-            return RejectFree(block, offset);
-        ulong index = _strideShift >= 0 ? offset >> _strideShift : offset / _stride;
-        if (index * _stride != offset)
-            return RejectFree(block, offset);
-        if (Interlocked.CompareExchange(ref _blockStates[index], StateFree, StateAllocated) != StateAllocated)
-            return RejectFree(block, offset);
-        if ((_flags & BlockPoolFlags.PoisonOnFree) != 0)
-            new Span<byte>((void*)block, (int)_blockSize).Fill(PoisonByte);
-        Push((int)index);
-        Interlocked.Decrement(ref *_inUse);
-        _counters.Increment(StripedCounters.Frees);
-        return NpStatus.Ok;
+        // One multiply tells both "is a block start" and which block; the bound check also
+        // rejects everything below the pool (the subtraction wraps to a huge value).
+        ulong index = _divider.QuotientIfExact((ulong)block - (ulong)_blocks);
+        if (index < (ulong)Volatile.Read(ref *_highWaterBlocks) && _blockStates[index] == StateAllocated && !_atomicState)
+        {
+            PoolCache? cache = ThreadCaches.Get(this, _id);
+            if (cache is not null)
+            {
+                Magazine* loaded = cache.Loaded;
+                int count = loaded->Count;
+                if (count != _magazineCapacity)
+                {
+                    long sequence = cache.Sequence;
+                    Volatile.Write(ref cache.Sequence, sequence + 1);
+                    Volatile.Write(ref _blockStates[index], StateFree);
+                    if (_touchesBlocks) Poison(index);
+                    Magazine.Rounds(loaded)[count] = (int)index;
+                    loaded->Count = count + 1;
+                    cache.Frees++;
+                    cache.Net--;
+                    Volatile.Write(ref cache.Sequence, sequence + 2);
+                    return NpStatus.Ok;
+                }
+            }
+        }
+        return FreeSlow(block);
     }
 
     /// <summary>
@@ -245,16 +282,51 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
     /// </summary>
     public NpStatus AllocBatch(Span<nint> blocks, out int taken)
     {
-        for (int i = 0; i < blocks.Length; i++)
+        int done = 0;
+        while (done < blocks.Length)
         {
-            NpStatus status = Alloc(out blocks[i]);
+            PoolCache? cache = ThreadCaches.Get(this, _id);
+            if (cache is not null && !_atomicState)
+            {
+                // Drain the loaded magazine in one tight loop; counters are folded in once.
+                Magazine* loaded = cache.Loaded;
+                int* rounds = Magazine.Rounds(loaded);
+                int count = loaded->Count;
+                long created = 0, reused = 0;
+                long sequence = cache.Sequence;
+                Volatile.Write(ref cache.Sequence, sequence + 1);
+                while (count != 0 && done < blocks.Length)
+                {
+                    int index = rounds[count - 1];
+                    byte state = _blockStates[index];
+                    if (state == StateAllocated) break; // duplicate from a racing double free: the slow path drops it
+                    count--;
+                    Volatile.Write(ref _blockStates[index], StateAllocated);
+                    if (state == StateFresh) created++;
+                    else
+                    {
+                        reused++;
+                        if (_touchesBlocks) PrepareReused(index);
+                    }
+                    blocks[done++] = (nint)(_blocks + (ulong)index * _stride);
+                }
+                loaded->Count = count;
+                cache.Created += created;
+                cache.Reused += reused;
+                cache.Net += created + reused;
+                if (cache.Net > cache.MaxNet) cache.MaxNet = cache.Net;
+                Volatile.Write(ref cache.Sequence, sequence + 2);
+                if (done == blocks.Length) break;
+            }
+            NpStatus status = AllocSlow(out blocks[done]);
             if (status != NpStatus.Ok)
             {
-                taken = i;
+                taken = done;
                 return status;
             }
+            done++;
         }
-        taken = blocks.Length;
+        taken = done;
         return NpStatus.Ok;
     }
 
@@ -265,563 +337,107 @@ public sealed unsafe class BlockPool : HandleObject, IDisposable
     public NpStatus FreeBatch(ReadOnlySpan<nint> blocks, out int freed)
     {
         NpStatus first = NpStatus.Ok;
-        int count = 0;
-        foreach (nint block in blocks)
+        int done = 0, i = 0;
+        while (i < blocks.Length)
         {
-            NpStatus status = Free(block);
-            if (status == NpStatus.Ok) count++;
+            PoolCache? cache = ThreadCaches.Get(this, _id);
+            if (cache is not null && !_atomicState)
+            {
+                Magazine* loaded = cache.Loaded;
+                int* rounds = Magazine.Rounds(loaded);
+                int count = loaded->Count;
+                ulong highWater = (ulong)Volatile.Read(ref *_highWaterBlocks);
+                int start = i;
+                long sequence = cache.Sequence;
+                Volatile.Write(ref cache.Sequence, sequence + 1);
+                while (i < blocks.Length && count != _magazineCapacity)
+                {
+                    ulong index = _divider.QuotientIfExact((ulong)blocks[i] - (ulong)_blocks);
+                    if (index >= highWater || _blockStates[index] != StateAllocated) break;
+                    Volatile.Write(ref _blockStates[index], StateFree);
+                    if (_touchesBlocks) Poison(index);
+                    rounds[count++] = (int)index;
+                    i++;
+                }
+                loaded->Count = count;
+                cache.Frees += i - start;
+                cache.Net -= i - start;
+                Volatile.Write(ref cache.Sequence, sequence + 2);
+                done += i - start;
+                if (i == blocks.Length) break;
+            }
+            // A full magazine, an invalid pointer, or no cache yet: one block through the slow path.
+            NpStatus status = FreeSlow(blocks[i]);
+            if (status == NpStatus.Ok) done++;
             else if (first == NpStatus.Ok) first = status;
+            i++;
         }
-        freed = count;
+        freed = done;
         return first;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private nint HandOut(int index)
-    {
-        byte previous = _blockStates[index];
-        Volatile.Write(ref _blockStates[index], StateAllocated);
-        byte* block = _blocks + (ulong)index * _stride;
-        if (previous == StateFresh)
-        {
-            // Fresh blocks are zero: new mappings and trimmed pages read as zeros.
-            _counters.Increment(StripedCounters.Created);
-        }
-        else
-        {
-            _counters.Increment(StripedCounters.Reused);
-            if (_flags != BlockPoolFlags.None) PrepareReused(block);
-        }
-        long inUse = Interlocked.Increment(ref *_inUse);
-        if (inUse > Volatile.Read(ref _peakInUse)) RaisePeak(inUse);
-        return (nint)block;
-    }
-
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void PrepareReused(byte* block)
+    private void PrepareReused(long index)
     {
-        var span = new Span<byte>(block, (int)_blockSize);
+        var span = new Span<byte>(_blocks + (ulong)index * _stride, (int)_blockSize);
         if ((_flags & BlockPoolFlags.PoisonOnFree) != 0 && span.IndexOfAnyExcept(PoisonByte) >= 0)
-            _counters.Increment(StripedCounters.PoisonViolations);
+            Interlocked.Increment(ref _poisonViolations);
         if ((_flags & BlockPoolFlags.ZeroOnAlloc) != 0) span.Clear();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void RaisePeak(long inUse)
+    private void Poison(ulong index)
     {
-        long peak = Volatile.Read(ref _peakInUse);
-        while (inUse > peak)
-        {
-            long seen = Interlocked.CompareExchange(ref _peakInUse, inUse, peak);
-            if (seen == peak) return;
-            peak = seen;
-        }
+        if ((_flags & BlockPoolFlags.PoisonOnFree) != 0)
+            new Span<byte>(_blocks + index * _stride, (int)_blockSize).Fill(PoisonByte);
     }
 
+    /// <summary>Why a free was refused, for a pointer that failed the fast checks.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private NpStatus RejectFree(nint block, ulong offset)
+    private NpStatus RejectFree(nint block)
     {
+        ulong offset = (ulong)block - (ulong)_blocks;
         if (block == 0)
-            return LastError.Set(NpStatus.NullPointer, "free of NULL in pool '{s}'", subject: Name);
-        if (offset >= (ulong)Volatile.Read(ref *_highWaterBytes))
+            return LastError.Set(NpStatus.NullPointer, "free of NULL in pool '{s}'", subject: Label);
+        if (offset >= (ulong)Volatile.Read(ref *_highWaterBlocks) * _stride)
         {
-            _counters.Increment(StripedCounters.ForeignFrees);
-            return LastError.Set(NpStatus.ForeignPointer, "pointer {x0} does not belong to pool '{s}'", block, subject: Name);
+            Interlocked.Increment(ref _foreignFrees);
+            return LastError.Set(NpStatus.ForeignPointer, "pointer {x0} does not belong to pool '{s}'", block, subject: Label);
         }
         if (((ulong)block & (_alignment - 1)) != 0)
         {
-            _counters.Increment(StripedCounters.InvalidFrees);
-            return LastError.Set(NpStatus.MisalignedPointer, "pointer {x0} is not aligned to {1} bytes (pool '{s}')", block, (long)_alignment, Name);
+            Interlocked.Increment(ref _invalidFrees);
+            return LastError.Set(NpStatus.MisalignedPointer, "pointer {x0} is not aligned to {1} bytes (pool '{s}')", block, (long)_alignment, Label);
         }
         ulong index = offset / _stride;
         if (index * _stride != offset)
         {
-            _counters.Increment(StripedCounters.InvalidFrees);
-            return LastError.Set(NpStatus.InteriorPointer, "pointer {x0} is {1} bytes into a block of pool '{s}'", block, (long)(offset - index * _stride), Name);
+            Interlocked.Increment(ref _invalidFrees);
+            return LastError.Set(NpStatus.InteriorPointer, "pointer {x0} is {1} bytes into a block of pool '{s}'", block, (long)(offset - index * _stride), Label);
         }
-        _counters.Increment(StripedCounters.DoubleFrees);
-        return LastError.Set(NpStatus.DoubleFree, "block {x0} of pool '{s}' is not allocated (double free)", block, subject: Name);
-    }
-
-    // ------------------------------------------------------------------ free list
-
-    private static long PackHead(uint tag, int index) => (long)(((ulong)tag << 32) | (uint)index);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int Pop()
-    {
-        long head = Volatile.Read(ref *_head);
-        while (true)
-        {
-            int index = (int)head;
-            if (index == Nil) return Nil;
-            // The link lives out of band and stays mapped for the pool's life, so reading it
-            // for a block another thread just popped is harmless: the tag makes our CAS fail.
-            int next = Volatile.Read(ref _next[index]);
-            long seen = Interlocked.CompareExchange(ref *_head, PackHead((uint)(head >> 32) + 1, next), head);
-            if (seen == head) return index;
-            head = seen;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Push(int index) => PushChain(index, index);
-
-    /// <summary>Pushes a pre-linked chain first → … → last (links already in <see cref="_next"/>).</summary>
-    private void PushChain(int first, int last)
-    {
-        long head = Volatile.Read(ref *_head);
-        while (true)
-        {
-            _next[last] = (int)head;
-            long seen = Interlocked.CompareExchange(ref *_head, PackHead((uint)(head >> 32) + 1, first), head);
-            if (seen == head) return;
-            head = seen;
-        }
-    }
-
-    /// <summary>Detaches the whole free list and returns its first index (Nil when empty).</summary>
-    private int TakeAll()
-    {
-        long head = Volatile.Read(ref *_head);
-        while (true)
-        {
-            long seen = Interlocked.CompareExchange(ref *_head, PackHead((uint)(head >> 32) + 1, Nil), head);
-            if (seen == head) return (int)head;
-            head = seen;
-        }
-    }
-
-    // ------------------------------------------------------------------ slow path: growth
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private NpStatus AllocSlow(out nint block)
-    {
-        block = 0;
-        lock (_slowLock)
-        {
-            if (_disposed) return LastError.Set(NpStatus.InvalidHandle, "pool '{s}' is destroyed", subject: Name);
-            // Another thread may have grown the pool (or trim/validate put blocks back) while we waited.
-            int index = Pop();
-            if (index == Nil)
-            {
-                NpStatus status = GrowLocked(keepFirst: true, out index);
-                if (status != NpStatus.Ok)
-                {
-                    _counters.Increment(StripedCounters.FailedAllocations);
-                    return status;
-                }
-            }
-            block = HandOut(index);
-            return NpStatus.Ok;
-        }
-    }
-
-    /// <summary>
-    /// Commits one chunk (a released one first, else the next new one) and pushes its blocks.
-    /// With <paramref name="keepFirst"/> the chunk's first block is returned instead of pushed.
-    /// </summary>
-    private NpStatus GrowLocked(bool keepFirst, out int kept)
-    {
-        kept = Nil;
-        long chunk = FindReleasedChunkLocked();
-        if (chunk < 0)
-        {
-            if (_committedChunks == _chunkLimit)
-            {
-                return LastError.Set(NpStatus.PoolExhausted, "pool '{s}' holds its maximum of {0} blocks and all are in use", _blockLimit, subject: Name);
-            }
-            chunk = _committedChunks;
-        }
-
-        long first = chunk * _blocksPerChunk;
-        long end = Math.Min(first + _blocksPerChunk, _blockLimit);
-        if (!CommitMetaLocked(end) || !CommitBlocksLocked(first, end))
-            return LastError.Set(NpStatus.OutOfMemory, "committing memory for pool '{s}' failed (errno {0})", VirtualMemory.LastErrno, subject: Name);
-
-        if (chunk == _committedChunks)
-        {
-            _committedChunks++;
-            Volatile.Write(ref *_highWaterBytes, end * (long)_stride);
-        }
-        _chunkStates[chunk] = ChunkActive;
-        _activeChunks++;
-        _capacity += end - first;
-
-        // Link the chunk's blocks in address order so they are handed out front to back.
-        long start = first;
-        if (keepFirst)
-        {
-            kept = (int)first;
-            start++;
-        }
-        if (start < end)
-        {
-            for (long i = start; i < end - 1; i++) _next[i] = (int)(i + 1);
-            PushChain((int)start, (int)(end - 1));
-        }
-        return NpStatus.Ok;
-    }
-
-    private long FindReleasedChunkLocked()
-    {
-        if (_activeChunks == _committedChunks) return -1;
-        for (long c = 0; c < _committedChunks; c++)
-            if (_chunkStates[c] == ChunkReleased) return c;
-        return -1;
-    }
-
-    private bool CommitMetaLocked(long blockEnd) =>
-        CommitPrefix(_blockStates, ref _blockStatesCommitted, (ulong)blockEnd, _meta.NextOffset - _meta.BlockStatesOffset) &&
-        CommitPrefix((byte*)_next, ref _nextCommitted, (ulong)blockEnd * sizeof(int), _meta.TotalBytes - _meta.NextOffset);
-
-    /// <summary>Commits the first <paramref name="needed"/> bytes of an array, page by page, never past <paramref name="limit"/>.</summary>
-    private static bool CommitPrefix(byte* array, ref ulong committed, ulong needed, ulong limit)
-    {
-        if (needed <= committed) return true;
-        ulong target = Math.Min(VirtualMemory.AlignUp((nuint)needed, VirtualMemory.PageSize), limit);
-        if (!VirtualMemory.Commit((nint)(array + committed), (nuint)(target - committed))) return false;
-        committed = target;
-        return true;
-    }
-
-    private bool CommitBlocksLocked(long first, long end)
-    {
-        ulong page = VirtualMemory.PageSize;
-        ulong from = VirtualMemory.AlignDown((nuint)((ulong)first * _stride), (nuint)page);
-        ulong to = Math.Min(VirtualMemory.AlignUp((nuint)((ulong)end * _stride), (nuint)page), VirtualMemory.AlignUp((nuint)_blocksReservedBytes, (nuint)page));
-        return VirtualMemory.Commit((nint)(_blocks + from), (nuint)(to - from));
-    }
-
-    /// <summary>
-    /// Warm-up: grows until at least <paramref name="freeBlocks"/> blocks are free, and faults
-    /// their pages in so first use does not pay for page faults.
-    /// </summary>
-    public NpStatus Reserve(ulong freeBlocks)
-    {
-        lock (_slowLock)
-        {
-            if (_disposed) return LastError.Set(NpStatus.InvalidHandle, "pool '{s}' is destroyed", subject: Name);
-            if (freeBlocks > (ulong)_blockLimit)
-                return LastError.Set(NpStatus.PoolExhausted, "cannot reserve {0} blocks: pool '{s}' holds at most {1}", (long)freeBlocks, _blockLimit, Name);
-            long committedBefore = _committedChunks;
-            while (_capacity - Volatile.Read(ref *_inUse) < (long)freeBlocks)
-            {
-                NpStatus status = GrowLocked(keepFirst: false, out _);
-                if (status != NpStatus.Ok) return status;
-            }
-            if (_committedChunks > committedBefore)
-            {
-                ulong from = VirtualMemory.AlignDown((nuint)((ulong)(committedBefore * _blocksPerChunk) * _stride), VirtualMemory.PageSize);
-                ulong to = VirtualMemory.AlignUp((nuint)(ulong)Volatile.Read(ref *_highWaterBytes), VirtualMemory.PageSize);
-                if (!VirtualMemory.Prefault((nint)(_blocks + from), (nuint)(to - from)))
-                {
-                    // Older kernels: touch one byte per page. These blocks are fresh (zero) and unowned.
-                    for (ulong at = from; at < to; at += VirtualMemory.PageSize) _blocks[at] = 0;
-                }
-            }
-            return NpStatus.Ok;
-        }
-    }
-
-    // ------------------------------------------------------------------ slow path: trim and validate
-
-    /// <summary>
-    /// Gives every chunk with no block in use back to the OS. Their blocks leave the free list;
-    /// later growth recommits them first. Returns the bytes whose pages were released.
-    /// </summary>
-    public NpStatus Trim(out ulong bytesReleased)
-    {
-        bytesReleased = 0;
-        lock (_slowLock)
-        {
-            if (_disposed) return LastError.Set(NpStatus.InvalidHandle, "pool '{s}' is destroyed", subject: Name);
-            if (_committedChunks == 0) return NpStatus.Ok;
-            // Holding the lock keeps allocators that find the list empty waiting in AllocSlow,
-            // so detaching the list cannot make them fail spuriously.
-            int list = TakeAll();
-            int* freeInChunk = (int*)NativeMemory.AllocZeroed((nuint)_committedChunks, sizeof(int));
-            try
-            {
-                long listed = 0;
-                long blocks = Math.Min(_committedChunks * _blocksPerChunk, _blockLimit);
-                for (int i = list; i != Nil; i = _next[i], listed++)
-                {
-                    if ((uint)i >= (ulong)blocks || listed > _capacity)
-                    {
-                        // Damaged list: release nothing; validate() tells exactly what is wrong.
-                        RestoreList(list);
-                        return LastError.Set(NpStatus.Corrupted, "free list of pool '{s}' is damaged (run validate)", subject: Name);
-                    }
-                    freeInChunk[i / _blocksPerChunk]++;
-                }
-
-                // Rebuild the list without the blocks of chunks that are entirely free.
-                int keptFirst = Nil, keptLast = Nil;
-                for (int i = list; i != Nil;)
-                {
-                    int next = _next[i];
-                    long chunk = i / _blocksPerChunk;
-                    if (freeInChunk[chunk] != ChunkBlockCount(chunk))
-                    {
-                        if (keptLast == Nil) keptFirst = i; else _next[keptLast] = i;
-                        keptLast = i;
-                    }
-                    i = next;
-                }
-                for (long c = 0; c < _committedChunks; c++)
-                {
-                    if (_chunkStates[c] == ChunkActive && freeInChunk[c] == ChunkBlockCount(c))
-                        bytesReleased += ReleaseChunkLocked(c);
-                }
-                if (keptFirst != Nil) PushChain(keptFirst, keptLast);
-                return NpStatus.Ok;
-            }
-            finally
-            {
-                NativeMemory.Free(freeInChunk);
-            }
-        }
-    }
-
-    private long ChunkBlockCount(long chunk) =>
-        Math.Min(_blocksPerChunk, _blockLimit - chunk * _blocksPerChunk);
-
-    /// <summary>
-    /// Puts a detached list back. Walks at most capacity steps and stops at a link that leaves
-    /// the committed blocks; PushChain then overwrites the last link, which also cuts a cycle.
-    /// </summary>
-    private void RestoreList(int list)
-    {
-        long blocks = Math.Min(_committedChunks * _blocksPerChunk, _blockLimit);
-        if (list == Nil || (uint)list >= (ulong)blocks) return;
-        int last = list;
-        for (long steps = 0; steps < _capacity; steps++)
-        {
-            int next = _next[last];
-            if (next == Nil || (uint)next >= (ulong)blocks) break;
-            last = next;
-        }
-        PushChain(list, last);
-    }
-
-    private ulong ReleaseChunkLocked(long chunk)
-    {
-        long first = chunk * _blocksPerChunk;
-        long end = first + ChunkBlockCount(chunk);
-        ulong from = (ulong)first * _stride, to = (ulong)end * _stride;
-        ulong pageFrom = VirtualMemory.AlignUp((nuint)from, VirtualMemory.PageSize);
-        ulong pageTo = VirtualMemory.AlignDown((nuint)to, VirtualMemory.PageSize);
-        // Pages shared with neighbouring chunks stay; zero our part of them so the blocks are
-        // fresh (zero) again when the chunk comes back.
-        if (pageFrom >= pageTo)
-        {
-            new Span<byte>(_blocks + from, (int)(to - from)).Clear();
-            pageFrom = pageTo = 0;
-        }
-        else
-        {
-            if (pageFrom > from) new Span<byte>(_blocks + from, (int)(pageFrom - from)).Clear();
-            if (to > pageTo) new Span<byte>(_blocks + pageTo, (int)(to - pageTo)).Clear();
-            VirtualMemory.Decommit((nint)(_blocks + pageFrom), (nuint)(pageTo - pageFrom));
-        }
-        new Span<byte>(_blockStates + first, (int)(end - first)).Fill(StateFresh);
-        _chunkStates[chunk] = ChunkReleased;
-        _activeChunks--;
-        _capacity -= end - first;
-        _chunksReleased++;
-        return pageTo - pageFrom;
-    }
-
-    /// <summary>
-    /// Full integrity walk: the free list has no cycle, holds only free blocks of active chunks,
-    /// each once; block states agree with the list; in poison mode free blocks still hold the
-    /// poison. The counts are compared as well when no other thread used the pool meanwhile.
-    /// </summary>
-    public NpStatus Validate(out BlockPoolValidation report)
-    {
-        report = default;
-        lock (_slowLock)
-        {
-            if (_disposed) return LastError.Set(NpStatus.InvalidHandle, "pool '{s}' is destroyed", subject: Name);
-            long allocationsBefore = _counters.Sum(StripedCounters.Created) + _counters.Sum(StripedCounters.Reused);
-            long freesBefore = _counters.Sum(StripedCounters.Frees);
-            int list = TakeAll();
-            long blocks = _committedChunks * _blocksPerChunk;
-            blocks = Math.Min(blocks, _blockLimit);
-            byte* seen = (byte*)NativeMemory.AllocZeroed((nuint)Math.Max(1, blocks));
-            var problem = new Problem();
-            try
-            {
-                long listed = 0;
-                int previous = Nil;
-                for (int i = list; i != Nil; previous = i, i = _next[i])
-                {
-                    if ((uint)i >= (ulong)blocks || _chunkStates[i / _blocksPerChunk] != ChunkActive)
-                    {
-                        report.Errors++;
-                        problem.Note("free list links to block {0}, outside the active chunks", i);
-                        if (previous == Nil) list = Nil; else _next[previous] = Nil; // cut the bad tail
-                        break;
-                    }
-                    if (seen[i] != 0)
-                    {
-                        report.Errors++;
-                        problem.Note("free list visits block {0} twice (a cycle)", i);
-                        _next[previous] = Nil;
-                        break;
-                    }
-                    seen[i] = 1;
-                    listed++;
-                    byte state = _blockStates[i];
-                    if (state == StateAllocated)
-                    {
-                        report.Errors++;
-                        problem.Note("block {0} is on the free list but marked allocated", i);
-                    }
-                    else if (state == StateFree && (_flags & BlockPoolFlags.PoisonOnFree) != 0 &&
-                             new ReadOnlySpan<byte>(_blocks + (ulong)i * _stride, (int)_blockSize).IndexOfAnyExcept(PoisonByte) >= 0)
-                    {
-                        report.PoisonViolations++;
-                    }
-                }
-                report.FreeListed = (ulong)listed;
-
-                for (long c = 0; c < _committedChunks; c++)
-                {
-                    if (_chunkStates[c] != ChunkActive) continue;
-                    long first = c * _blocksPerChunk, end = first + ChunkBlockCount(c);
-                    for (long b = first; b < end; b++)
-                    {
-                        if (_blockStates[b] == StateAllocated) report.Allocated++;
-                        else report.Free++;
-                    }
-                }
-            }
-            finally
-            {
-                NativeMemory.Free(seen);
-                RestoreList(list);
-            }
-
-            long allocationsAfter = _counters.Sum(StripedCounters.Created) + _counters.Sum(StripedCounters.Reused);
-            long freesAfter = _counters.Sum(StripedCounters.Frees);
-            if (allocationsBefore == allocationsAfter && freesBefore == freesAfter)
-            {
-                // Nobody allocated or freed during the walk, so the numbers must agree exactly.
-                report.CountsChecked = 1;
-                long inUse = Volatile.Read(ref *_inUse);
-                if (report.Free != report.FreeListed)
-                {
-                    report.Errors++;
-                    problem.Note("{0} blocks are marked free but {1} are on the free list", (long)report.Free, (long)report.FreeListed);
-                }
-                if ((long)report.Allocated != inUse)
-                {
-                    report.Errors++;
-                    problem.Note("{0} blocks are marked allocated but the pool counts {1} in use", (long)report.Allocated, inUse);
-                }
-                if ((long)(report.Allocated + report.Free) != _capacity)
-                {
-                    report.Errors++;
-                    problem.Note("active chunks hold {0} blocks but the capacity is {1}", (long)(report.Allocated + report.Free), _capacity);
-                }
-            }
-            if (report.Errors != 0)
-                return LastError.Set(NpStatus.Corrupted, problem.Template! + " (pool '{s}')", problem.Arg0, problem.Arg1, Name);
-            if (report.PoisonViolations != 0)
-                return LastError.Set(NpStatus.Corrupted, "{0} freed blocks of pool '{s}' were written after their free", (long)report.PoisonViolations, subject: Name);
-            return NpStatus.Ok;
-        }
-    }
-
-    /// <summary>The first inconsistency a walk found, kept for the detail message.</summary>
-    private struct Problem
-    {
-        public string? Template;
-        public long Arg0, Arg1;
-
-        public void Note(string template, long arg0, long arg1 = 0)
-        {
-            if (Template is not null) return;
-            Template = template;
-            Arg0 = arg0;
-            Arg1 = arg1;
-        }
-    }
-
-    // ------------------------------------------------------------------ ownership and stats
-
-    /// <summary>
-    /// Whether <paramref name="pointer"/> is the start of a block of this pool:
-    /// 0 = not a block start of this pool, 1 = a block in use, 2 = a free block.
-    /// </summary>
-    public int Owns(nint pointer)
-    {
-        ulong offset = (ulong)pointer - (ulong)_blocks;
-        if (offset >= (ulong)Volatile.Read(ref *_highWaterBytes)) return 0;
-        ulong index = offset / _stride;
-        if (index * _stride != offset) return 0;
-        if (_chunkStates[(long)index / _blocksPerChunk] != ChunkActive) return 0;
-        return Volatile.Read(ref _blockStates[index]) == StateAllocated ? 1 : 2;
-    }
-
-    /// <summary>A copy of the counters. Exact when no other thread is operating; otherwise each field is a recent value.</summary>
-    public BlockPoolStats GetStats()
-    {
-        var s = new BlockPoolStats
-        {
-            BlockSize = _blockSize,
-            BlockStride = _stride,
-            InUse = (ulong)Math.Max(0, Volatile.Read(ref *_inUse)),
-            Created = (ulong)_counters.Sum(StripedCounters.Created),
-            Reused = (ulong)_counters.Sum(StripedCounters.Reused),
-            Frees = (ulong)_counters.Sum(StripedCounters.Frees),
-            FailedAllocations = (ulong)_counters.Sum(StripedCounters.FailedAllocations),
-            DoubleFrees = (ulong)_counters.Sum(StripedCounters.DoubleFrees),
-            ForeignFrees = (ulong)_counters.Sum(StripedCounters.ForeignFrees),
-            InvalidFrees = (ulong)_counters.Sum(StripedCounters.InvalidFrees),
-            PoisonViolations = (ulong)_counters.Sum(StripedCounters.PoisonViolations),
-        };
-        lock (_slowLock)
-        {
-            s.Capacity = (ulong)_capacity;
-            s.Chunks = (ulong)_activeChunks;
-            s.BytesReserved = (ulong)_capacity * _stride;
-            s.BytesMetadata = _meta.ChunkStatesBytes + _blockStatesCommitted + _nextCommitted;
-            s.PeakInUse = (ulong)Volatile.Read(ref _peakInUse);
-            s.ChunksReleased = (ulong)_chunksReleased;
-        }
-        s.Allocations = s.Created + s.Reused;
-        s.ReuseRate = s.Allocations == 0 ? 0 : (double)s.Reused / s.Allocations;
-        return s;
-    }
-
-    /// <summary>Zeroes the event counters; the peak restarts from the current in-use count.</summary>
-    public void ResetStats()
-    {
-        lock (_slowLock)
-        {
-            _counters.Clear();
-            Volatile.Write(ref _peakInUse, Volatile.Read(ref *_inUse));
-        }
+        Interlocked.Increment(ref _doubleFrees);
+        return LastError.Set(NpStatus.DoubleFree, "block {x0} of pool '{s}' is not allocated (double free)", block, subject: Label);
     }
 
     /// <summary>
     /// Releases all memory. Blocks still handed out become invalid at once (like memory of a
-    /// destroyed arena). Must not race with other calls on this pool.
+    /// destroyed arena). Must not race with other calls on this pool; later calls fail cleanly.
     /// </summary>
     public void Dispose()
     {
-        lock (_slowLock)
+        lock (_lock)
         {
             if (_disposed) return;
             _disposed = true;
-            // Make every later free a foreign free and every alloc go to the slow path, where it fails.
-            Volatile.Write(ref *_highWaterBytes, 0);
-            TakeAll();
+            // Every later call fails the cache lookup and the foreign-pointer bound, so it reaches a slow path that checks _disposed.
+            int id = _id;
+            _id = -1;
+            Volatile.Write(ref *_highWaterBlocks, 0);
+            FreeAllMagazinesLocked();
+            _caches.Clear();
             VirtualMemory.Release((nint)_blocks, (nuint)_blocksReservedBytes);
             VirtualMemory.Release((nint)_chunkStates, (nuint)_metaReservedBytes);
+            if (id >= 0) PoolIds.Return(id);
         }
     }
 }

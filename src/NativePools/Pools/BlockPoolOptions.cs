@@ -12,6 +12,11 @@ public enum BlockPoolFlags : uint
     ZeroOnAlloc = 1,
     /// <summary>Freed blocks are filled with <see cref="BlockPool.PoisonByte"/>; a write after free is reported by alloc and validate.</summary>
     PoisonOnFree = 2,
+    /// <summary>
+    /// Block states change with atomic instructions, so even two threads freeing the same block
+    /// at the same instant get exactly one success. Costs a locked instruction per operation.
+    /// </summary>
+    AtomicState = 4,
 }
 
 /// <summary>How a <see cref="BlockPool"/> is shaped. Zero fields take their documented defaults.</summary>
@@ -27,6 +32,8 @@ public struct BlockPoolOptions
     public const ulong MaxBlockCount = int.MaxValue - 1;
     /// <summary>Address space an unbounded pool reserves (64 GiB): the ceiling of its growth.</summary>
     public const ulong UnboundedReservationBytes = 64UL << 30;
+    /// <summary>Every flag this version knows.</summary>
+    public const BlockPoolFlags KnownFlags = BlockPoolFlags.ZeroOnAlloc | BlockPoolFlags.PoisonOnFree | BlockPoolFlags.AtomicState;
     /// <summary>Bytes a growth step commits when <see cref="GrowthBlocks"/> is 0.</summary>
     public const ulong DefaultGrowthBytes = 64UL << 10;
 
@@ -131,6 +138,12 @@ public struct BlockPoolStats
     public ulong PoisonViolations;
     /// <summary>Chunks given back to the OS by trim.</summary>
     public ulong ChunksReleased;
+    /// <summary>Threads holding a cache (two magazines) of this pool.</summary>
+    public ulong CachedThreads;
+    /// <summary>Free blocks in the shared depot (not cached by any thread).</summary>
+    public ulong DepotBlocks;
+    /// <summary>Blocks per magazine: a thread caches at most two magazines of free blocks per pool.</summary>
+    public ulong MagazineCapacity;
     /// <summary>Reused / allocations, 0 when nothing was allocated.</summary>
     public double ReuseRate;
 }

@@ -15,7 +15,7 @@ public sealed class CoreBadInputTests
         yield return Case("alignment 3", new BlockPoolOptions { BlockSize = 64, Alignment = 3 }, NpStatus.InvalidArgument, "alignment 3");
         yield return Case("alignment 8192", new BlockPoolOptions { BlockSize = 64, Alignment = 8192 }, NpStatus.InvalidArgument, "alignment 8192");
         yield return Case("initial > max", new BlockPoolOptions { BlockSize = 64, InitialBlocks = 11, MaxBlocks = 10 }, NpStatus.InvalidArgument, "initial_blocks 11");
-        yield return Case("unknown flags", new BlockPoolOptions { BlockSize = 64, Flags = (BlockPoolFlags)4 }, NpStatus.InvalidArgument, "flag");
+        yield return Case("unknown flags", new BlockPoolOptions { BlockSize = 64, Flags = (BlockPoolFlags)8 }, NpStatus.InvalidArgument, "flag");
         yield return Case("max_blocks too large", new BlockPoolOptions { BlockSize = 64, MaxBlocks = BlockPoolOptions.MaxBlockCount + 1 }, NpStatus.InvalidArgument, "max_blocks");
         yield return Case("growth_blocks too large", new BlockPoolOptions { BlockSize = 64, GrowthBlocks = BlockPoolOptions.MaxBlockCount + 1 }, NpStatus.InvalidArgument, "growth_blocks");
         // 2^31 blocks of 16 MiB is 32 PiB of address space: more than the process has.

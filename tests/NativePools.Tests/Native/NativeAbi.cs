@@ -44,6 +44,9 @@ public struct NpPoolStats
     public ulong invalid_frees;
     public ulong poison_violations;
     public ulong chunks_released;
+    public ulong cached_threads;
+    public ulong depot_blocks;
+    public ulong magazine_capacity;
     public double reuse_rate;
 }
 

@@ -112,6 +112,12 @@ const int NP_POOL_ZERO_ON_ALLOC = 1;
 /// (counted) and by validate.
 const int NP_POOL_POISON_ON_FREE = 2;
 
+/// Flag: block states change with atomic instructions, so even two threads freeing the same block
+/// at the same instant get exactly one NP_OK. Without it such a race is caught when the block is
+/// next handed out (the duplicate is dropped and counted) and by validate. Costs a locked
+/// instruction (about 11 ns here) per operation.
+const int NP_POOL_ATOMIC_STATE = 4;
+
 /// The byte poison mode writes over freed blocks.
 const int NP_POOL_POISON_BYTE = 222;
 
@@ -152,7 +158,7 @@ final class np_pool_options extends Struct {
   @Uint32()
   external int struct_size;
 
-  /// NP_POOL_ZERO_ON_ALLOC | NP_POOL_POISON_ON_FREE, or 0.
+  /// NP_POOL_ZERO_ON_ALLOC | NP_POOL_POISON_ON_FREE | NP_POOL_ATOMIC_STATE, or 0.
   @Uint32()
   external int flags;
 
@@ -183,7 +189,7 @@ final class np_pool_options extends Struct {
 }
 
 // -------------------------------------------------------------------------------------------------
-// np_pool_stats (160 bytes)
+// np_pool_stats (184 bytes)
 // -------------------------------------------------------------------------------------------------
 
 /// A snapshot of a pool's counters. Set struct_size = sizeof(np_pool_stats) before the call.
@@ -267,6 +273,19 @@ final class np_pool_stats extends Struct {
   /// Chunks given back to the OS by np_pool_trim().
   @Uint64()
   external int chunks_released;
+
+  /// Threads that hold a cache of this pool (at most two magazines of blocks each).
+  @Uint64()
+  external int cached_threads;
+
+  /// Free blocks in the shared depot, cached by no thread (includes never-used blocks).
+  @Uint64()
+  external int depot_blocks;
+
+  /// Blocks per magazine: each thread caches at most two magazines of free blocks per pool, so
+  /// capacity beyond in_use stays below threads x 2 x magazine_capacity plus a growth step.
+  @Uint64()
+  external int magazine_capacity;
 
   /// reused / allocations (0 when nothing was allocated).
   @Double()

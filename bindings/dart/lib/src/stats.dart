@@ -25,6 +25,9 @@ final class PoolStats {
     required this.invalidFrees,
     required this.poisonViolations,
     required this.chunksReleased,
+    required this.cachedThreads,
+    required this.depotBlocks,
+    required this.magazineCapacity,
     required this.reuseRate,
   });
 
@@ -48,6 +51,9 @@ final class PoolStats {
         invalidFrees = s.invalid_frees,
         poisonViolations = s.poison_violations,
         chunksReleased = s.chunks_released,
+        cachedThreads = s.cached_threads,
+        depotBlocks = s.depot_blocks,
+        magazineCapacity = s.magazine_capacity,
         reuseRate = s.reuse_rate;
 
   /// Usable bytes per block.
@@ -104,6 +110,15 @@ final class PoolStats {
   /// Chunks given back to the OS by trim.
   final int chunksReleased;
 
+  /// Threads holding a cache of this pool (at most two magazines of free blocks each).
+  final int cachedThreads;
+
+  /// Free blocks in the shared depot, cached by no thread (never-used blocks included).
+  final int depotBlocks;
+
+  /// Blocks per magazine; a thread caches at most two magazines per pool.
+  final int magazineCapacity;
+
   /// [reused] / [allocations], 0 when nothing was allocated.
   final double reuseRate;
 
@@ -114,7 +129,8 @@ final class PoolStats {
       'failedAllocations: $failedAllocations, doubleFrees: $doubleFrees, '
       'foreignFrees: $foreignFrees, invalidFrees: $invalidFrees, '
       'poisonViolations: $poisonViolations, '
-      'chunksReleased: $chunksReleased, '
+      'chunksReleased: $chunksReleased, cachedThreads: $cachedThreads, '
+      'depotBlocks: $depotBlocks, magazineCapacity: $magazineCapacity, '
       'reuseRate: ${reuseRate.toStringAsFixed(4)})';
 }
 

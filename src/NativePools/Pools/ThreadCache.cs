@@ -1,0 +1,104 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Threading;
+
+namespace NativePools.Pools;
+
+/// <summary>
+/// One thread's cache for one pool: a loaded and a previous magazine (so a thread that
+/// alternates alloc and free at a magazine boundary does not bounce on the depot) and the
+/// thread's own counters. Only the owner thread writes it, so nothing here is atomic;
+/// other threads read the counters for stats (64-bit reads cannot tear on 64-bit targets).
+/// When the owner thread has exited, the pool reclaims the magazines (see BlockPool.ReclaimDeadCachesLocked).
+/// </summary>
+internal sealed unsafe class PoolCache
+{
+    public readonly BlockPool Pool;
+    public readonly Thread Owner;
+    public Magazine* Loaded;
+    public Magazine* Previous;
+
+    /// <summary>
+    /// Odd while the owner is inside an operation on this pool, even between operations. The
+    /// owner bumps it before its first and after its last store (release writes), so a reader
+    /// that sees the same even value before and after a walk knows the walk saw no half-done
+    /// operation of this thread.
+    /// </summary>
+    public long Sequence;
+
+    // Event counters (owner thread only).
+    public long Created;
+    public long Reused;
+    public long Frees;
+
+    // Peak tracking: net = allocations - frees by this thread (negative for pure consumers).
+    public long Net;
+    public long MaxNet;       // highest Net since the pool last sampled it (see BlockPool.ReportPeakLocked)
+    public int PeakEpoch;     // the pool's stats epoch when MaxNet started counting (ResetStats starts a new one)
+
+    public PoolCache(BlockPool pool, Thread owner, Magazine* loaded, Magazine* previous)
+    {
+        Pool = pool;
+        Owner = owner;
+        Loaded = loaded;
+        Previous = previous;
+    }
+}
+
+/// <summary>
+/// The calling thread's caches, indexed by pool id. A [ThreadStatic] array lookup costs a
+/// TLS access and two loads; the first use on a thread allocates (once).
+/// </summary>
+internal static class ThreadCaches
+{
+    [ThreadStatic] private static PoolCache?[]? t_byPool;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolCache? Get(BlockPool pool, int poolId)
+    {
+        PoolCache?[]? caches = t_byPool;
+        if (caches is not null && (uint)poolId < (uint)caches.Length)
+        {
+            PoolCache? cache = caches[poolId];
+            if (cache is not null && ReferenceEquals(cache.Pool, pool)) return cache;
+        }
+        return null;
+    }
+
+    public static void Set(int poolId, PoolCache? cache)
+    {
+        PoolCache?[]? caches = t_byPool;
+        if (caches is null || poolId >= caches.Length)
+        {
+            Array.Resize(ref caches, Math.Max(poolId + 1, Math.Max(8, (caches?.Length ?? 0) * 2)));
+            t_byPool = caches;
+        }
+        caches[poolId] = cache;
+    }
+}
+
+/// <summary>Small integer ids for live pools (index into each thread's cache array), reused after dispose.</summary>
+internal static class PoolIds
+{
+    private static readonly object s_lock = new();
+    private static int[] s_free = new int[16];
+    private static int s_freeCount;
+    private static int s_next;
+
+    public static int Rent()
+    {
+        lock (s_lock)
+        {
+            return s_freeCount > 0 ? s_free[--s_freeCount] : s_next++;
+        }
+    }
+
+    public static void Return(int id)
+    {
+        lock (s_lock)
+        {
+            if (s_freeCount == s_free.Length) Array.Resize(ref s_free, s_free.Length * 2);
+            s_free[s_freeCount++] = id;
+        }
+    }
+}
