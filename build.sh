@@ -129,6 +129,7 @@ run_tests() {
   run_suite "C (pthreads through the header)" make -s -C bindings/c test NP_LIB_DIR="$LIB_DIR"
   run_suite "Python (ctypes, threading)" python3 bindings/python/run_tests.py
   run_suite "README examples" python3 tests/readme/check_readme_examples.py
+  run_suite "Scenario parity (tests/README.md)" python3 tests/readme/scenario_parity.py
   run_suite "Dart (static checks; dart test when dart is on PATH)" bash bindings/dart/tool/check.sh
 
   log "summary"
