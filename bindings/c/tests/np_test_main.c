@@ -23,6 +23,7 @@ static const np_test_suite *const all_suites[] = {
     &np_suite_bad_input,
     &np_suite_memory,
     &np_suite_flags_batch_owns,
+    &np_suite_hot_path,
 };
 
 enum { MESSAGES_SHOWN_PER_TEST = 8, WORKER_STACK_BYTES = 256 * 1024 };
@@ -252,6 +253,7 @@ static int list_cases(void)
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--list") == 0) return list_cases();
+    if (argc == 2 && strcmp(argv[1], "--probe-no-syscalls") == 0) return np_probe_no_syscalls();
     int *matched = calloc((size_t)argc + 1, sizeof *matched);
     unsigned hang_limit = np_stress_full() ? 3600u : 600u;
     int passed = 0, failed = 0;

@@ -22,7 +22,7 @@ void main() {
         '0x${block.address.toRadixString(16)}');
     pool.free(block);
 
-    // The free list is LIFO, so the next block is the one just freed.
+    // A thread's cache is LIFO, so the next block is the one just freed.
     final again = pool.alloc();
     print('reused the same block: ${again == block}');
     pool.free(again);

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Threading;
 
 namespace NativePools.Handles;
@@ -71,6 +72,8 @@ public sealed class HandleTable<T> where T : HandleObject
     }
 
     /// <summary>The object behind <paramref name="handle"/>, or null when the handle is not live.</summary>
+    /// <remarks>Inlined: it is on every call's path, and shared generic code is not inlined by default.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public T? Get(ulong handle)
     {
         uint slot = (uint)handle & SlotMask;

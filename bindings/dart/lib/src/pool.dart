@@ -63,11 +63,17 @@ final class BlockPool {
   /// Creates a pool of blocks of [blockSize] bytes.
   ///
   /// [alignment] is a power of two up to 4096 (0 picks 8); [initialBlocks]
-  /// are committed and pre-faulted now; [growthBlocks] are added per growth
-  /// step (0 picks about 64 KiB); [maxBlocks] bounds the pool (0 is
-  /// unbounded). [zeroOnAlloc] hands out zeroed blocks; [poisonOnFree] fills
-  /// freed blocks with NP_POOL_POISON_BYTE so writes after free are detected.
-  /// [name] shows in the library's diagnostics.
+  /// are committed and pre-faulted now; [maxBlocks] bounds the pool (0 is
+  /// unbounded). [growthBlocks] is the chunk size: given, every growth step
+  /// adds exactly one chunk of that many blocks; 0 picks 64 KiB chunks and
+  /// grows geometrically, a quarter of the chunks at a time (at least one,
+  /// at most 32 MiB), so capacity can run up to a quarter plus a chunk ahead
+  /// of need. [zeroOnAlloc] hands out zeroed blocks; [poisonOnFree] fills
+  /// freed blocks with NP_POOL_POISON_BYTE so writes after free are detected;
+  /// [atomicState] makes block state changes atomic, so even two threads
+  /// freeing the same block at the same instant get exactly one success
+  /// (at the cost of a locked instruction per call). [name] shows in the
+  /// library's diagnostics.
   ///
   /// Negative numbers throw [RangeError]; values the library refuses throw
   /// [NativePoolsException] (NP_E_INVALID_ARGUMENT and friends).
@@ -79,6 +85,7 @@ final class BlockPool {
     int maxBlocks = 0,
     bool zeroOnAlloc = false,
     bool poisonOnFree = false,
+    bool atomicState = false,
     String? name,
     NativePools? library,
   }) {
@@ -94,7 +101,8 @@ final class BlockPool {
           'np_pool_options_init');
       options.ref
         ..flags = (zeroOnAlloc ? NP_POOL_ZERO_ON_ALLOC : 0) |
-            (poisonOnFree ? NP_POOL_POISON_ON_FREE : 0)
+            (poisonOnFree ? NP_POOL_POISON_ON_FREE : 0) |
+            (atomicState ? NP_POOL_ATOMIC_STATE : 0)
         ..block_size = blockSize
         ..alignment = alignment
         ..initial_blocks = initialBlocks
@@ -236,6 +244,13 @@ final class BlockPool {
 
   /// Gives every chunk with no block in use back to the OS and returns the
   /// bytes released. Blocks in use are never touched.
+  ///
+  /// Free blocks cached by the calling OS thread go back to the pool's depot
+  /// first; those cached by other live threads count as in use. An isolate
+  /// may run on another OS thread after an `await`, and a Dart VM thread
+  /// stays alive for a while after its isolate ends, so blocks freed earlier
+  /// (by this isolate on another thread, or by other isolates) can keep
+  /// their chunks from being released.
   int trim() {
     final scratch = CallScratch.current;
     library.check(_np.np_pool_trim(handle, scratch.outUint64), 'np_pool_trim');
@@ -251,7 +266,8 @@ final class BlockPool {
     return BlockOwnership.fromCode(scratch.outInt32.value);
   }
 
-  /// Walks the pool's free list and block states.
+  /// Walks the pool's magazines (the shared depot and every thread's cache)
+  /// and block states.
   ///
   /// A damaged pool is an outcome, not an error: it returns a report whose
   /// status is NP_E_CORRUPTED, with the library's detail. Other failures

@@ -3,7 +3,8 @@ import 'native.g.dart';
 /// A snapshot of a pool's counters (np_pool_stats).
 ///
 /// Exact when no other thread was operating on the pool; otherwise each field
-/// is a recent value.
+/// is a recent value. Reading it first takes back the caches of threads that
+/// have exited.
 final class PoolStats {
   /// Creates a snapshot; [PoolStats.fromNative] is the usual way.
   const PoolStats({
@@ -68,7 +69,9 @@ final class PoolStats {
   /// Blocks handed out and not freed.
   final int inUse;
 
-  /// Highest [inUse] since creation or the last reset.
+  /// Highest [inUse] since creation or the last reset: exact while a single
+  /// thread uses the pool; with several it is sampled at magazine exchanges,
+  /// so it can read below the true peak (never below the current [inUse]).
   final int peakInUse;
 
   /// Committed chunks.
@@ -110,10 +113,12 @@ final class PoolStats {
   /// Chunks given back to the OS by trim.
   final int chunksReleased;
 
-  /// Threads holding a cache of this pool (at most two magazines of free blocks each).
+  /// Threads holding a cache of this pool (at most two magazines of free
+  /// blocks each).
   final int cachedThreads;
 
-  /// Free blocks in the shared depot, cached by no thread (never-used blocks included).
+  /// Free blocks in the shared depot, cached by no thread (never-used blocks
+  /// included).
   final int depotBlocks;
 
   /// Blocks per magazine; a thread caches at most two magazines per pool.
@@ -166,7 +171,9 @@ final class PoolValidation {
   /// were compared with the stats as well.
   final bool countsChecked;
 
-  /// Entries on the free list.
+  /// Free blocks the walk accounted for: those in magazines and those never
+  /// handed out since their chunk was committed. Blocks in threads' caches
+  /// are included only when [countsChecked].
   final int freeListed;
 
   /// Blocks marked allocated.

@@ -115,8 +115,11 @@ void defineBadInputScenarios() {
           () => create((o) => o
             ..initial_blocks = 10
             ..max_blocks = 5)),
-      _BadCall('unknown flag bit', NP_E_INVALID_ARGUMENT,
-          () => create((o) => o.flags = 4)),
+      // 8 is the lowest bit no NP_POOL_* flag uses (4 is NP_POOL_ATOMIC_STATE).
+      _BadCall('unknown flag bit 8', NP_E_INVALID_ARGUMENT,
+          () => create((o) => o.flags = 8)),
+      _BadCall('unknown flag bit 31', NP_E_INVALID_ARGUMENT,
+          () => create((o) => o.flags = 0x80000000)),
       // 2^31 blocks of 16 MiB: more address space than the machine has.
       _BadCall('address space for 32 PiB', NP_E_OUT_OF_MEMORY,
           () => create((o) => o

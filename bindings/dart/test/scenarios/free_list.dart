@@ -34,7 +34,8 @@ void defineFreeListScenarios() {
         reason: 'each new block is one of the freed slots');
     expect({for (final block in refilled) block.address}.length, 5000,
         reason: 'no slot handed out twice');
-    // The free list is LIFO: the last block freed is the first reused.
+    // Free blocks travel in LIFO magazines (the thread's two, then the
+    // depot's stack): the last block freed is the first reused.
     expect(refilled, freed.reversed.toList());
     expect(after.capacity, before.capacity);
     expect(after.created, before.created);

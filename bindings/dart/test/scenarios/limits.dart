@@ -35,6 +35,8 @@ void defineLimitScenarios() {
     stats = expectPoolIntact(bounded, allocations: 101, frees: 1, inUse: 100);
     expect(stats.failedAllocations, 2);
 
+    // With growthBlocks given, every growth step adds exactly one chunk of
+    // that size (default growth would add a quarter of the capacity at once).
     final growing =
         BlockPool.create(blockSize: 128, growthBlocks: 16, name: 'S15 growing');
     addTearDown(growing.destroy);
@@ -81,6 +83,8 @@ void defineLimitScenarios() {
     expect(kept.length, perChunk);
     expect(pool.stats().capacity, 4 * perChunk);
 
+    // The freed blocks sit in this thread's cache; trim moves them to the
+    // depot first, so chunks 1 and 3 are seen to be entirely free.
     expect(pool.trim(), 2 * chunkBytes);
     var stats = pool.stats();
     expect(stats.capacity, 2 * perChunk);

@@ -57,6 +57,12 @@ void defineStressScenarios() {
           window: window,
         )),
     ]);
+    // The workers are done and hold their last windows: in use is exact
+    // now, and a stats read reports a peak at least that high.
+    final held = pool.stats();
+    expect(held.allocations, isolates * perIsolate);
+    expect(held.inUse, isolates * window);
+    expect(held.peakInUse, greaterThanOrEqualTo(held.inUse));
     // Each worker's last window is checked and freed by another isolate.
     final handedOff = await Future.wait([
       for (var worker = 0; worker < isolates; worker++)
@@ -81,7 +87,8 @@ void defineStressScenarios() {
     }
     final stats = expectPoolIntact(pool,
         allocations: isolates * perIsolate, frees: frees, inUse: 0);
+    // With several threads the peak is sampled at magazine exchanges, so it
+    // can read below the true peak, never above it.
     expect(stats.peakInUse, lessThanOrEqualTo(isolates * window));
-    expect(stats.peakInUse, greaterThanOrEqualTo(window));
   }, timeout: timeout);
 }

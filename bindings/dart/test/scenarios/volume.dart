@@ -30,9 +30,14 @@ void defineVolumeScenarios() {
     expect(full.peakInUse, count);
     expect(full.created, count, reason: 'a fresh pool reuses nothing');
     expect(full.reused, 0);
-    expect(full.capacity, greaterThanOrEqualTo(count));
-    expect(full.capacity - count, lessThan(full.capacity ~/ full.chunks),
-        reason: 'grown one chunk at a time, no chunk beyond the last needed');
+    // Default growth adds a quarter of the chunks per step (at least one,
+    // at most 32 MiB) and only when nothing is free: whole 64 KiB chunks,
+    // at most a quarter more than needed plus one.
+    final perChunk = _defaultChunkBlocks(full.blockStride);
+    final needed = (count + perChunk - 1) ~/ perChunk;
+    expect(full.capacity, full.chunks * perChunk, reason: 'whole chunks');
+    expect(full.chunks, inInclusiveRange(needed, needed + needed ~/ 4 + 1),
+        reason: '$needed chunks needed');
     final sorted = Int64List.fromList(addresses)..sort();
     for (var i = 1; i < count; i++) {
       if (sorted[i] == sorted[i - 1]) fail('block handed out twice');
@@ -60,7 +65,8 @@ void defineVolumeScenarios() {
     var moved = 0;
     for (var i = 0; i < cycles; i++) {
       final block = pool.alloc();
-      // The free list is LIFO: with one block in play it is always the same.
+      // The thread's cache is LIFO: with one block in play it is always the
+      // same.
       if (block != first) moved++;
       writePattern(block, size, i);
       log.check(block, size, i);
@@ -136,15 +142,22 @@ void defineVolumeScenarios() {
 
     final small = holding(1000);
     final large = holding(10000);
-    final perChunk = small.capacity ~/ small.chunks;
+    final perChunk = _defaultChunkBlocks(small.blockStride);
     for (final (stats, count) in [(small, 1000), (large, 10000)]) {
-      expect(stats.capacity, inInclusiveRange(count, count + perChunk - 1),
-          reason: 'capacity is the live blocks rounded up to a chunk');
-      expect(stats.chunks * perChunk, stats.capacity);
+      // Whole chunks, at least those needed; default growth commits at most
+      // a quarter more plus one.
+      final needed = (count + perChunk - 1) ~/ perChunk;
+      expect(stats.chunks, inInclusiveRange(needed, needed + needed ~/ 4 + 1),
+          reason: '$count live blocks need $needed chunks');
+      expect(stats.capacity, stats.chunks * perChunk);
       expect(stats.bytesReserved, stats.capacity * stats.blockStride);
+      // One out-of-band state byte per block, committed page by page.
+      expect(stats.bytesMetadata, greaterThanOrEqualTo(stats.capacity),
+          reason: '$count live blocks');
     }
-    // Metadata is out of band, a few bytes per block: it grows with the
-    // blocks (page by page), never by more than 16 bytes per block.
+    // Live blocks need no magazine storage, so metadata grows with the
+    // blocks (a state byte each, in doubling page steps) and never by more
+    // than 16 bytes per block.
     final addedBlocks = large.capacity - small.capacity;
     final addedMetadata = large.bytesMetadata - small.bytesMetadata;
     expect(addedMetadata, greaterThan(0));
@@ -154,6 +167,10 @@ void defineVolumeScenarios() {
     expectPoolIntact(pool, allocations: 10000, frees: 10000, inUse: 0);
   });
 }
+
+/// Blocks per chunk when growthBlocks is 0: enough for 64 KiB.
+int _defaultChunkBlocks(int blockStride) =>
+    ((64 << 10) + blockStride - 1) ~/ blockStride;
 
 /// This process's resident set size (VmRSS) in bytes.
 int residentBytes() {

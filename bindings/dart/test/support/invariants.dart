@@ -15,6 +15,14 @@ PoolStats expectPoolIntact(BlockPool pool,
       reason: 'in_use <= capacity');
   expect(stats.bytesReserved, stats.capacity * stats.blockStride,
       reason: 'bytes_reserved = capacity * block_stride');
+  // Free blocks are in the shared depot or in thread caches, which hold at
+  // most two magazines each.
+  expect(stats.magazineCapacity, inInclusiveRange(1, 64));
+  expect(stats.depotBlocks, lessThanOrEqualTo(stats.capacity - stats.inUse),
+      reason: 'depot blocks are free blocks ($stats)');
+  expect(stats.capacity - stats.inUse - stats.depotBlocks,
+      lessThanOrEqualTo(stats.cachedThreads * 2 * stats.magazineCapacity),
+      reason: 'free blocks outside the depot are in thread caches ($stats)');
   if (allocations != null) expect(stats.allocations, allocations);
   if (frees != null) expect(stats.frees, frees);
   if (inUse != null) expect(stats.inUse, inUse);
@@ -28,6 +36,6 @@ PoolStats expectPoolIntact(BlockPool pool,
   expect(report.free, stats.capacity - stats.inUse,
       reason: 'blocks marked free');
   expect(report.freeListed, report.free,
-      reason: 'every free block is on the free list once');
+      reason: 'every free block is in one magazine, or never handed out');
   return stats;
 }

@@ -1,0 +1,192 @@
+/* H01: after warm-up, alloc/free (single and batched) make no system call at all.
+ *
+ * The check runs in a fresh process (this test binary re-executed with --probe-no-syscalls),
+ * because it needs a thread that nothing else shares: that thread warms up, then installs a
+ * seccomp filter on itself alone that turns every system call except rt_sigreturn into
+ * SIGSYS. A handler records each one (and makes it fail). The measured loop then runs; any
+ * system call the library makes on that path is caught, whatever it is. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "np_test.h"
+
+#if defined(__x86_64__)
+#define PROBE_AUDIT_ARCH AUDIT_ARCH_X86_64
+#define PROBE_SET_RESULT(uc, value) ((uc)->uc_mcontext.gregs[REG_RAX] = (value))
+#elif defined(__aarch64__)
+#define PROBE_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#define PROBE_SET_RESULT(uc, value) ((uc)->uc_mcontext.regs[0] = (value))
+#endif
+
+enum { PAIRS = 100000, BATCHES = 2000, BATCH = 64, MAX_RECORDED = 16 };
+
+static volatile sig_atomic_t trapped;
+static volatile int trapped_numbers[MAX_RECORDED];
+static volatile sig_atomic_t probe_done;
+static volatile sig_atomic_t control_trapped; /* the deliberate getppid() after the loop was caught */
+static volatile int probe_failure; /* a status, or 1 for a content mismatch */
+
+static void on_sigsys(int signal_number, siginfo_t *info, void *context)
+{
+    (void)signal_number;
+    int n = trapped;
+    if (n < MAX_RECORDED) trapped_numbers[n] = info->si_syscall;
+    trapped = n + 1;
+#ifdef PROBE_SET_RESULT
+    PROBE_SET_RESULT((ucontext_t *)context, -ENOSYS);
+#else
+    (void)context;
+#endif
+}
+
+static int install_trap_all_filter(void)
+{
+#ifdef PROBE_AUDIT_ARCH
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PROBE_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        /* Returning from the SIGSYS handler is the one call we must let through. */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_rt_sigreturn, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+    };
+    struct sock_fprog program = {(unsigned short)NP_COUNT_OF(filter), filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+    /* Without SECCOMP_FILTER_FLAG_TSYNC the filter applies to the calling thread only. */
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program);
+#else
+    return -1;
+#endif
+}
+
+static int run_workload(np_pool pool, void **blocks)
+{
+    for (int i = 0; i < PAIRS; i++) {
+        void *block;
+        np_status s = np_pool_alloc(pool, &block);
+        if (s != NP_OK) return s;
+        *(volatile int *)block = i;
+        if (*(volatile int *)block != i) return 1;
+        s = np_pool_free(pool, block);
+        if (s != NP_OK) return s;
+    }
+    for (int i = 0; i < BATCHES; i++) {
+        size_t got = 0, freed = 0;
+        np_status s = np_pool_alloc_batch(pool, blocks, BATCH, &got);
+        if (s != NP_OK) return s;
+        s = np_pool_free_batch(pool, (void *const *)blocks, got, &freed);
+        if (s != NP_OK) return s;
+        if (freed != BATCH) return 1;
+    }
+    return 0;
+}
+
+static void *probe_thread(void *argument)
+{
+    np_pool pool = *(np_pool *)argument;
+    void *blocks[BATCH];
+    /* Warm-up: attaches this thread to the library's runtime, creates its cache, grows the pool. */
+    probe_failure = run_workload(pool, blocks);
+    if (probe_failure == 0) {
+        if (install_trap_all_filter() != 0) {
+            probe_failure = 2;
+        } else {
+            probe_failure = run_workload(pool, blocks);
+            /* Control: one deliberate system call must be caught, or the probe proves nothing. */
+            int before = trapped;
+            syscall(SYS_getppid);
+            control_trapped = trapped == before + 1 && before < MAX_RECORDED && trapped_numbers[before] == SYS_getppid;
+            trapped = before;
+        }
+    }
+    probe_done = 1;
+    for (;;) {
+        /* No way out without a system call: the process ends it from the main thread. */
+    }
+    return NULL;
+}
+
+/* Entry point of the re-executed child: exit code 0 = no system call, 3 = system calls seen. */
+int np_probe_no_syscalls(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_sigsys;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGSYS, &action, NULL) != 0) return 10;
+
+    np_pool_options options;
+    np_pool pool;
+    if (np_pool_options_preset(&options, NP_POOL_PRESET_SMALL) != NP_OK || np_pool_create(&options, &pool) != NP_OK)
+        return 11;
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, probe_thread, &pool) != 0) return 12;
+    for (int waited = 0; !probe_done && waited < 60000; waited++) {
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    if (!probe_done) {
+        printf("probe: the measured loop did not finish\n");
+        return 13;
+    }
+    printf("probe: control call trapped: %s; workload status %d, system calls trapped %d",
+           control_trapped ? "yes" : "no", probe_failure, (int)trapped);
+    for (int i = 0; i < trapped && i < MAX_RECORDED; i++) printf("%s%d", i ? ", " : " (numbers: ", trapped_numbers[i]);
+    printf("%s\n", trapped ? ")" : "");
+    fflush(stdout);
+    return !control_trapped ? 5 : trapped != 0 ? 3 : probe_failure != 0 ? 4 : 0;
+}
+
+static void h01_no_syscall_after_warm_up(void)
+{
+#ifndef PROBE_AUDIT_ARCH
+    NP_ASSERT_MSG(0, "this check supports x86-64 and AArch64 Linux only");
+#endif
+    int out[2];
+    NP_ASSERT(pipe(out) == 0);
+    pid_t child = fork();
+    NP_ASSERT(child >= 0);
+    if (child == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        execl("/proc/self/exe", "np_tests", "--probe-no-syscalls", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    char report[512] = {0};
+    size_t used = 0;
+    ssize_t n;
+    while (used < sizeof report - 1 && (n = read(out[0], report + used, sizeof report - 1 - used)) > 0) used += (size_t)n;
+    close(out[0]);
+    int wait_status;
+    NP_ASSERT(waitpid(child, &wait_status, 0) == child);
+    NP_ASSERT_MSG(WIFEXITED(wait_status), "the probe process died (signal %d): %s",
+                  WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0, report);
+    NP_ASSERT_MSG(WEXITSTATUS(wait_status) == 0, "exit code %d: %s", WEXITSTATUS(wait_status), report);
+    /* The probe's own report must show the loop ran and nothing was trapped. */
+    NP_ASSERT_MSG(strstr(report, "control call trapped: yes; workload status 0, system calls trapped 0") != NULL, "%s", report);
+}
+
+static const np_test_case cases[] = {
+    {"H01", "no_syscall_in_alloc_free_after_warm_up", h01_no_syscall_after_warm_up},
+};
+
+const np_test_suite np_suite_hot_path = {"hot_path", cases, NP_COUNT_OF(cases)};
