@@ -282,52 +282,64 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     /// </summary>
     public NpStatus AllocBatch(Span<nint> blocks, out int taken)
     {
-        int done = 0;
-        while (done < blocks.Length)
+        fixed (nint* output = blocks)
         {
-            PoolCache? cache = ThreadCaches.Get(this, _id);
-            if (cache is not null && !_atomicState)
+            int done = 0;
+            while (done < blocks.Length)
             {
-                // Drain the loaded magazine in one tight loop; counters are folded in once.
-                Magazine* loaded = cache.Loaded;
-                int* rounds = Magazine.Rounds(loaded);
-                int count = loaded->Count;
-                long created = 0, reused = 0;
-                long sequence = cache.Sequence;
-                Volatile.Write(ref cache.Sequence, sequence + 1);
-                while (count != 0 && done < blocks.Length)
+                PoolCache? cache = ThreadCaches.Get(this, _id);
+                if (cache is not null && !_atomicState && !_touchesBlocks)
                 {
-                    int index = rounds[count - 1];
-                    byte state = _blockStates[index];
-                    if (state == StateAllocated) break; // duplicate from a racing double free: the slow path drops it
-                    count--;
-                    Volatile.Write(ref _blockStates[index], StateAllocated);
-                    if (state == StateFresh) created++;
-                    else
-                    {
-                        reused++;
-                        if (_touchesBlocks) PrepareReused(index);
-                    }
-                    blocks[done++] = (nint)(_blocks + (ulong)index * _stride);
+                    done += TakeFromLoaded(cache, output + done, blocks.Length - done);
+                    if (done == blocks.Length) break;
                 }
-                loaded->Count = count;
-                cache.Created += created;
-                cache.Reused += reused;
-                cache.Net += created + reused;
-                if (cache.Net > cache.MaxNet) cache.MaxNet = cache.Net;
-                Volatile.Write(ref cache.Sequence, sequence + 2);
-                if (done == blocks.Length) break;
+                // An empty magazine, a duplicate, flags that touch blocks, or no cache yet: one block the general way.
+                NpStatus status = AllocSlow(out output[done]);
+                if (status != NpStatus.Ok)
+                {
+                    taken = done;
+                    return status;
+                }
+                done++;
             }
-            NpStatus status = AllocSlow(out blocks[done]);
-            if (status != NpStatus.Ok)
-            {
-                taken = done;
-                return status;
-            }
-            done++;
+            taken = done;
+            return NpStatus.Ok;
         }
-        taken = done;
-        return NpStatus.Ok;
+    }
+
+    /// <summary>
+    /// Moves up to <paramref name="wanted"/> blocks from the loaded magazine to <paramref name="output"/>;
+    /// stops early at a duplicate (left for the slow path to drop). Everything the loop needs is
+    /// in locals, so nothing is spilled and reloaded per block.
+    /// </summary>
+    private int TakeFromLoaded(PoolCache cache, nint* output, int wanted)
+    {
+        Magazine* loaded = cache.Loaded;
+        int* rounds = Magazine.Rounds(loaded);
+        int count = loaded->Count;
+        int take = Math.Min(count, wanted);
+        byte* states = _blockStates;
+        byte* blocks = _blocks;
+        ulong stride = _stride;
+        long sequence = cache.Sequence;
+        Volatile.Write(ref cache.Sequence, sequence + 1);
+        int reused = 0, k = 0;
+        for (; k < take; k++)
+        {
+            int index = rounds[count - 1 - k];
+            int state = states[index];
+            if (state == StateAllocated) break;
+            Volatile.Write(ref states[index], StateAllocated);
+            reused += state >> 1; // StateFresh (0) counts as created, StateFree (2) as reused
+            output[k] = (nint)(blocks + (ulong)index * stride);
+        }
+        loaded->Count = count - k;
+        cache.Reused += reused;
+        cache.Created += k - reused;
+        cache.Net += k;
+        if (cache.Net > cache.MaxNet) cache.MaxNet = cache.Net;
+        Volatile.Write(ref cache.Sequence, sequence + 2);
+        return k;
     }
 
     /// <summary>
@@ -336,44 +348,57 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     /// </summary>
     public NpStatus FreeBatch(ReadOnlySpan<nint> blocks, out int freed)
     {
-        NpStatus first = NpStatus.Ok;
-        int done = 0, i = 0;
-        while (i < blocks.Length)
+        fixed (nint* input = blocks)
         {
-            PoolCache? cache = ThreadCaches.Get(this, _id);
-            if (cache is not null && !_atomicState)
+            NpStatus first = NpStatus.Ok;
+            int done = 0, i = 0;
+            while (i < blocks.Length)
             {
-                Magazine* loaded = cache.Loaded;
-                int* rounds = Magazine.Rounds(loaded);
-                int count = loaded->Count;
-                ulong highWater = (ulong)Volatile.Read(ref *_highWaterBlocks);
-                int start = i;
-                long sequence = cache.Sequence;
-                Volatile.Write(ref cache.Sequence, sequence + 1);
-                while (i < blocks.Length && count != _magazineCapacity)
+                PoolCache? cache = ThreadCaches.Get(this, _id);
+                if (cache is not null && !_atomicState && !_touchesBlocks)
                 {
-                    ulong index = _divider.QuotientIfExact((ulong)blocks[i] - (ulong)_blocks);
-                    if (index >= highWater || _blockStates[index] != StateAllocated) break;
-                    Volatile.Write(ref _blockStates[index], StateFree);
-                    if (_touchesBlocks) Poison(index);
-                    rounds[count++] = (int)index;
-                    i++;
+                    int put = PutIntoLoaded(cache, input + i, blocks.Length - i);
+                    i += put;
+                    done += put;
+                    if (i == blocks.Length) break;
                 }
-                loaded->Count = count;
-                cache.Frees += i - start;
-                cache.Net -= i - start;
-                Volatile.Write(ref cache.Sequence, sequence + 2);
-                done += i - start;
-                if (i == blocks.Length) break;
+                // A full magazine, an invalid pointer, flags that touch blocks, or no cache yet: one block the general way.
+                NpStatus status = FreeSlow(input[i]);
+                if (status == NpStatus.Ok) done++;
+                else if (first == NpStatus.Ok) first = status;
+                i++;
             }
-            // A full magazine, an invalid pointer, or no cache yet: one block through the slow path.
-            NpStatus status = FreeSlow(blocks[i]);
-            if (status == NpStatus.Ok) done++;
-            else if (first == NpStatus.Ok) first = status;
-            i++;
+            freed = done;
+            return first;
         }
-        freed = done;
-        return first;
+    }
+
+    /// <summary>Moves valid pointers into the loaded magazine until it is full or one is invalid; returns how many.</summary>
+    private int PutIntoLoaded(PoolCache cache, nint* input, int available)
+    {
+        Magazine* loaded = cache.Loaded;
+        int* rounds = Magazine.Rounds(loaded);
+        int count = loaded->Count;
+        int put = Math.Min(_magazineCapacity - count, available);
+        byte* states = _blockStates;
+        ulong blocks = (ulong)_blocks;
+        ulong highWater = (ulong)Volatile.Read(ref *_highWaterBlocks);
+        ExactDivider divider = _divider;
+        long sequence = cache.Sequence;
+        Volatile.Write(ref cache.Sequence, sequence + 1);
+        int k = 0;
+        for (; k < put; k++)
+        {
+            ulong index = divider.QuotientIfExact((ulong)input[k] - blocks);
+            if (index >= highWater || states[index] != StateAllocated) break;
+            Volatile.Write(ref states[index], StateFree);
+            rounds[count + k] = (int)index;
+        }
+        loaded->Count = count + k;
+        cache.Frees += k;
+        cache.Net -= k;
+        Volatile.Write(ref cache.Sequence, sequence + 2);
+        return k;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
