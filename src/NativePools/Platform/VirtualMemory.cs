@@ -51,12 +51,6 @@ public static class VirtualMemory
     public static bool Prefault(nint address, nuint bytes) =>
         !IsMac && Libc.Madvise(address, bytes, Libc.MADV_POPULATE_WRITE_LINUX) == 0;
 
-    /// <summary>Asks for transparent huge pages where a committed range covers whole 2 MiB pages (Linux; a hint).</summary>
-    public static void AdviseHugePages(nint address, nuint bytes)
-    {
-        if (!IsMac) Libc.Madvise(address, AlignUp(bytes, PageSize), Libc.MADV_HUGEPAGE_LINUX);
-    }
-
     /// <summary>Gives the physical pages back and makes the range inaccessible again.</summary>
     public static bool Decommit(nint address, nuint bytes)
     {

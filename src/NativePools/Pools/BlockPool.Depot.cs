@@ -395,8 +395,8 @@ public sealed unsafe partial class BlockPool
     /// Commits chunks and makes their blocks the fresh range. A released (trimmed) chunk comes
     /// back first, alone. With growth_blocks given, a step adds exactly one chunk of that size.
     /// By default a growing pool adds a quarter of its capacity at once (at least one chunk, at
-    /// most 32 MiB): a pool filling up from nothing pays for few growth steps and its large
-    /// commits can use huge pages, for at most 25 % of capacity committed ahead of need.
+    /// most 32 MiB): a pool filling up from nothing pays for few growth steps, each faulted in
+    /// with one call, for at most 25 % of capacity committed ahead of need.
     /// With <paramref name="chunksWanted"/> above 0 exactly that many chunks are added.
     /// </summary>
     private NpStatus GrowLocked(long chunksWanted)

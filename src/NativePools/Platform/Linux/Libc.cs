@@ -21,7 +21,6 @@ internal static unsafe partial class Libc
     public const int MAP_ANONYMOUS_MACOS = 0x1000;
 
     public const int MADV_DONTNEED = 4;
-    public const int MADV_HUGEPAGE_LINUX = 14;
     public const int MADV_POPULATE_WRITE_LINUX = 23;
 
     public static readonly nint MAP_FAILED = -1;
