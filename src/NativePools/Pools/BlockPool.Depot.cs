@@ -110,14 +110,7 @@ public sealed unsafe partial class BlockPool
                 }
                 Volatile.Write(ref _blockStates[index], StateAllocated);
             }
-            if (state == StateFresh) cache.Created++;
-            else
-            {
-                cache.Reused++;
-                if (_touchesBlocks) PrepareReused(index);
-            }
-            if (++cache.Net > cache.MaxNet) cache.MaxNet = cache.Net;
-            block = (nint)(_blocks + (ulong)index * _stride);
+            block = HandedOut(cache, index, state);
             return NpStatus.Ok;
         }
     }

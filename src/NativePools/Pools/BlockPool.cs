@@ -227,15 +227,8 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
                     Volatile.Write(ref cache.Sequence, sequence + 1);
                     loaded->Count = count - 1;
                     Volatile.Write(ref _blockStates[index], StateAllocated);
-                    if (state == StateFresh) cache.Created++;
-                    else
-                    {
-                        cache.Reused++;
-                        if (_touchesBlocks) PrepareReused(index);
-                    }
-                    if (++cache.Net > cache.MaxNet) cache.MaxNet = cache.Net;
+                    block = HandedOut(cache, index, state);
                     Volatile.Write(ref cache.Sequence, sequence + 2);
-                    block = (nint)(_blocks + (ulong)index * _stride);
                     return NpStatus.Ok;
                 }
             }
@@ -399,6 +392,20 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
         cache.Net -= k;
         Volatile.Write(ref cache.Sequence, sequence + 2);
         return k;
+    }
+
+    /// <summary>Counts a block just marked allocated in <paramref name="cache"/>'s counters and returns its address.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private nint HandedOut(PoolCache cache, int index, byte previousState)
+    {
+        if (previousState == StateFresh) cache.Created++;
+        else
+        {
+            cache.Reused++;
+            if (_touchesBlocks) PrepareReused(index);
+        }
+        if (++cache.Net > cache.MaxNet) cache.MaxNet = cache.Net;
+        return (nint)(_blocks + (ulong)index * _stride);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
