@@ -137,6 +137,8 @@ class Pool:
         _check(lib, lib.np_pool_create(ctypes.byref(options), ctypes.byref(handle)))
         self._lib = lib
         self._handle = handle.value
+        # Hot calls pass this prebuilt argument: converting a Python int costs ctypes about 0.3 µs per call.
+        self._handle_arg = _native.np_pool(self._handle)
         self.block_size = options.block_size
         self.name = name
         # Pre-bound function objects keep the hot methods to one attribute load per call.
@@ -151,14 +153,14 @@ class Pool:
     def alloc(self) -> int:
         """Takes one block and returns its address."""
         scratch = _scratch
-        status = self._np_alloc(self._handle, scratch.block_ref)
+        status = self._np_alloc(self._handle_arg, scratch.block_ref)
         if status:
             raise error_for(self._lib, status)
         return scratch.block.value
 
     def free(self, address: int) -> None:
         """Returns one block."""
-        status = self._np_free(self._handle, address)
+        status = self._np_free(self._handle_arg, address)
         if status:
             raise error_for(self._lib, status)
 
@@ -169,7 +171,7 @@ class Pool:
         """
         blocks = (ctypes.c_void_p * count)()
         scratch = _scratch
-        status = self._np_alloc_batch(self._handle, blocks, count, scratch.count_ref)
+        status = self._np_alloc_batch(self._handle_arg, blocks, count, scratch.count_ref)
         taken = blocks[:scratch.count.value]
         if status:
             error = error_for(self._lib, status)
@@ -186,7 +188,7 @@ class Pool:
         count = len(addresses)
         blocks = (ctypes.c_void_p * count)(*addresses)
         scratch = _scratch
-        status = self._np_free_batch(self._handle, blocks, count, scratch.count_ref)
+        status = self._np_free_batch(self._handle_arg, blocks, count, scratch.count_ref)
         freed = scratch.count.value
         if status:
             error = error_for(self._lib, status)
@@ -197,7 +199,7 @@ class Pool:
     def owns(self, address: int) -> str | None:
         """"allocated" or "free" when address is the start of a block of this pool, else None."""
         scratch = _scratch
-        status = self._np_owns(self._handle, address, scratch.state_ref)
+        status = self._np_owns(self._handle_arg, address, scratch.state_ref)
         if status:
             raise error_for(self._lib, status)
         return _OWNERSHIP[scratch.state.value]
@@ -253,6 +255,7 @@ class Pool:
         """Destroys the pool; blocks still out become invalid. A second close does nothing."""
         handle, self._handle = self._handle, 0
         if handle:
+            self._handle_arg = _native.np_pool(0)  # later calls get NP_E_INVALID_HANDLE
             _check(self._lib, self._lib.np_pool_destroy(handle))
 
     def __enter__(self) -> "Pool":
