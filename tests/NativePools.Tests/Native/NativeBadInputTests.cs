@@ -46,20 +46,8 @@ public sealed unsafe class NativeBadInputTests
         np_pool_destroy(_other);
     }
 
-    private static ulong CreatePool(string name, uint flags)
-    {
-        NpPoolOptions o;
-        Assert.That(np_pool_options_preset(&o, NpConstants.NP_POOL_PRESET_SMALL), Is.Zero);
-        o.flags = flags;
-        byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(name + "\0");
-        ulong pool;
-        fixed (byte* n = utf8)
-        {
-            o.name = n;
-            Assert.That(np_pool_create(&o, &pool), Is.Zero);
-        }
-        return pool;
-    }
+    private static ulong CreatePool(string name, uint flags) =>
+        NativePresetPools.Create(NpConstants.NP_POOL_PRESET_SMALL, name, flags);
 
     private readonly record struct Row(string What, NpStatus Expected, Func<int> Call);
 

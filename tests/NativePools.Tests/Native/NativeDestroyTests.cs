@@ -10,11 +10,7 @@ public sealed unsafe class NativeDestroyTests
     [Test]
     public void S21_DestroyWithBlocksOut_HandleIsStaleAfterwards()
     {
-        NpPoolOptions o;
-        Assert.That(np_pool_options_preset(&o, NpConstants.NP_POOL_PRESET_MEDIUM), Is.Zero);
-        ulong pool;
-        Assert.That(np_pool_create(&o, &pool), Is.Zero);
-        Assert.That(pool, Is.Not.Zero, "0 is never a valid handle");
+        ulong pool = NativePresetPools.Create(NpConstants.NP_POOL_PRESET_MEDIUM);
         var blocks = new nint[25];
         for (int i = 0; i < blocks.Length; i++)
         {
@@ -53,8 +49,7 @@ public sealed unsafe class NativeDestroyTests
         });
 
         // A new pool may reuse the slot, but never the handle: the old one stays stale.
-        ulong next;
-        Assert.That(np_pool_create(&o, &next), Is.Zero);
+        ulong next = NativePresetPools.Create(NpConstants.NP_POOL_PRESET_MEDIUM);
         try
         {
             void* b;

@@ -81,10 +81,7 @@ public sealed unsafe class NativeThreadTests
     [Test]
     public void S08_ThreadChurn_ShortLivedForeignThreads_LeaveTheLibraryBalanced()
     {
-        NpPoolOptions o;
-        Assert.That(np_pool_options_preset(&o, NpConstants.NP_POOL_PRESET_SMALL), Is.Zero);
-        ulong pool;
-        Assert.That(np_pool_create(&o, &pool), Is.Zero);
+        ulong pool = NativePresetPools.Create(NpConstants.NP_POOL_PRESET_SMALL);
         int waves = StressSize.Pick(ci: 30, full: 300);
         const int perWave = 50;
         ulong handle = pool;
@@ -140,10 +137,7 @@ public sealed unsafe class NativeThreadTests
     [Test]
     public void S16_ErrorMessagesOnManyThreads_WhileOthersAllocate()
     {
-        NpPoolOptions o;
-        Assert.That(np_pool_options_preset(&o, NpConstants.NP_POOL_PRESET_SMALL), Is.Zero);
-        ulong pool;
-        Assert.That(np_pool_create(&o, &pool), Is.Zero);
+        ulong pool = NativePresetPools.Create(NpConstants.NP_POOL_PRESET_SMALL);
         ulong handle = pool;
         int rounds = StressSize.Pick(ci: 40_000, full: 1_000_000);
         try
