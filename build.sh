@@ -111,13 +111,16 @@ run_suite() {
   "$@" 2>&1 | tee "$out"
   rc=${PIPESTATUS[0]}
   set -e
-  local line passed
+  local line passed failures
   line=$(grep -E '[0-9]+ passed, [0-9]+ failed|(Passed|Failed)! +- +Failed:' "$out" | tail -n 1 || true)
+  # The names of failed tests go into the summary too: a CI log often keeps only its tail.
+  failures=$(grep -E '^ *(Failed [A-Za-z_]|FAIL[: ]|ERROR: |not ok )' "$out" | head -n 10 | sed 's/^ */        /' || true)
   rm -f "$out"
   passed=$(echo "$line" | grep -oE '([0-9]+ passed|Passed: +[0-9]+)' | grep -oE '[0-9]+' | head -n 1 || true)
   if [ $rc -eq 0 ] && [ "${passed:-0}" -eq 0 ]; then rc=1; line="${line:-no summary line}: ran no test"; fi
   if [ $rc -ne 0 ]; then
     FAILED=1; SUMMARY+=("FAIL  $name ($((SECONDS - start)) s): ${line:-no summary line}")
+    [ -z "$failures" ] || SUMMARY+=("$failures")
   else
     SUMMARY+=("ok    $name ($((SECONDS - start)) s): $line")
   fi

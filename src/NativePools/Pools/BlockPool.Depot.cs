@@ -267,17 +267,17 @@ public sealed unsafe partial class BlockPool
     /// <summary>
     /// Samples the in-use count for the peak at a magazine exchange. With one live thread cache
     /// that thread's own highest count since its last sample is exact, so the peak is exact.
-    /// With several, the sample is the sum of every thread's current count: the peak is the
-    /// highest in-use seen at exchanges and stats reads, and can miss a spike shorter than a
-    /// magazine per thread. Only the owner thread (at an exchange) or a reclaimer (after the
+    /// With several, the sample is the in-use count at a moment during the read (never more, see
+    /// ReadCountersLocked): the peak is the highest in-use seen at exchanges and stats reads, and
+    /// can miss a spike shorter than a magazine per thread, but never exceeds the true peak. Only the owner thread (at an exchange) or a reclaimer (after the
     /// owner exited) calls this: it resets the owner's MaxNet.
     /// </summary>
     private void ReportPeakLocked(PoolCache cache)
     {
         if (cache.PeakEpoch == _peakEpoch && _caches.Count <= MaxCachesSampledPerExchange)
         {
-            long candidate = RetiredNetLocked;
-            foreach (PoolCache c in _caches) candidate += c.Net;
+            ReadCountersLocked(out long created, out long reused, out long frees);
+            long candidate = created + reused - frees;
             if (_caches.Count == 1) candidate += cache.MaxNet - cache.Net;
             if (candidate > _peakInUse) _peakInUse = candidate;
         }
@@ -285,7 +285,26 @@ public sealed unsafe partial class BlockPool
         cache.PeakEpoch = _peakEpoch;
     }
 
-    private long RetiredNetLocked => _retiredCreated + _retiredReused - _retiredFrees;
+    /// <summary>
+    /// Sums the event counters of every cache. Other threads keep counting meanwhile, so the
+    /// allocation counters are all read first and the free counters after them: both only
+    /// grow, so created + reused - frees is at most the in-use count at the moment between
+    /// the two passes. A sum read in one pass could instead pair a consumer's stale free count
+    /// with a producer's fresh allocation count and report more blocks in use than ever were.
+    /// </summary>
+    private void ReadCountersLocked(out long created, out long reused, out long frees)
+    {
+        created = _retiredCreated;
+        reused = _retiredReused;
+        foreach (PoolCache c in _caches)
+        {
+            created += Volatile.Read(ref c.Created);
+            reused += Volatile.Read(ref c.Reused);
+        }
+        Interlocked.MemoryBarrier();
+        frees = _retiredFrees;
+        foreach (PoolCache c in _caches) frees += Volatile.Read(ref c.Frees);
+    }
 
     /// <summary>
     /// Takes back the magazines of every cache whose thread has exited. A foreign thread's

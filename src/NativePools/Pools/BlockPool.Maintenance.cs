@@ -385,13 +385,7 @@ public sealed unsafe partial class BlockPool
         {
             // Stats show where blocks really are: those of exited threads are back in the depot.
             if (!_disposed) ReclaimDeadCachesLocked();
-            long created = _retiredCreated, reused = _retiredReused, frees = _retiredFrees;
-            foreach (PoolCache c in _caches)
-            {
-                created += c.Created;
-                reused += c.Reused;
-                frees += c.Frees;
-            }
+            ReadCountersLocked(out long created, out long reused, out long frees);
             long inUse = created + reused - frees;
             // As at an exchange: a single thread's own highest count since its last sample is exact.
             long peak = Math.Max(_peakInUse, inUse);
@@ -431,13 +425,7 @@ public sealed unsafe partial class BlockPool
     {
         lock (_lock)
         {
-            long created = _retiredCreated, reused = _retiredReused, frees = _retiredFrees;
-            foreach (PoolCache c in _caches)
-            {
-                created += c.Created;
-                reused += c.Reused;
-                frees += c.Frees;
-            }
+            ReadCountersLocked(out long created, out long reused, out long frees);
             _baseCreated = created;
             _baseReused = reused;
             _baseFrees = frees;
