@@ -83,6 +83,14 @@ check_header() {
   echo "   $(echo "$exported" | wc -l) exported functions, all declared"
 }
 
+# The generated Python and Dart layers: ctypes bind() and a callback against the built library,
+# and static checks of native.g.dart (no Dart SDK needed).
+check_bindings() {
+  log "checking the generated Python and Dart bindings"
+  python3 src/NativePools.Bindgen/check/python_smoke.py "$ROOT" | sed 's/^/   /'
+  python3 src/NativePools.Bindgen/check/dart_check.py "$ROOT" | sed 's/^/   /'
+}
+
 build_c() {
   log "building C tests and examples"
   make -s -C bindings/c all NP_LIB_DIR="$LIB_DIR"
@@ -93,6 +101,7 @@ build_all() {
   publish_library
   generate_bindings
   check_header
+  check_bindings
   build_c
 }
 

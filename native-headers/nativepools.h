@@ -355,6 +355,39 @@ NP_STATIC_ASSERT(offsetof(np_pool_validation, errors) == 32, "np_pool_validation
 NP_STATIC_ASSERT(offsetof(np_pool_validation, poison_violations) == 40, "np_pool_validation.poison_violations: offset mismatch");
 
 /* =================================================================================================
+ * Callbacks
+ *
+ * Functions the caller implements and the library calls.
+ * ================================================================================================= */
+
+/**
+ * Serves one request of a route added with np_server_add_route: reads request_length bytes at
+ * request, writes the reply (up to response_capacity bytes) to response, and sets *response_length
+ * to the number of bytes written.
+ *
+ * @param user_data The user_data given to np_server_add_route, passed through untouched.
+ * @param route_id The id np_server_add_route returned for the route, so one handler can serve
+ *                 several routes.
+ * @param request The request bytes; valid only until the handler returns.
+ * @param request_length Bytes at request.
+ * @param response Where to write the reply; valid only until the handler returns.
+ * @param response_capacity Bytes available at response; the handler writes no more.
+ * @param response_length Receives the number of bytes written to response (at most
+ *                        response_capacity).
+ * @return NP_OK to send the response; a negative np_status makes the client's call fail with
+ *         NP_E_HANDLER_FAILED.
+ * @remarks Runs on a server worker thread, not on the thread that added the route. It must not call
+ *          np_server_stop or np_server_destroy on its own server.
+ */
+typedef np_status (*np_handler_fn)(void* user_data,
+                                   uint32_t route_id,
+                                   const uint8_t* request,
+                                   uint32_t request_length,
+                                   uint8_t* response,
+                                   uint32_t response_capacity,
+                                   uint32_t* response_length);
+
+/* =================================================================================================
  * Version and status
  *
  * Version, status text and the per-thread error detail.

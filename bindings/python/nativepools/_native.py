@@ -283,8 +283,56 @@ _expect_layout("offsetof(np_pool_validation, poison_violations)", np_pool_valida
 
 
 # --------------------------------------------------------------------------------------------------
+# Callbacks (ctypes.CFUNCTYPE prototypes)
+# --------------------------------------------------------------------------------------------------
+# Pass a Python function wrapped in its prototype, prototype(function), and keep the wrapper
+# referenced for as long as the library may call it: ctypes frees the C entry point with the
+# wrapper. Calls from library threads take the GIL.
+
+
+# np_handler_fn(user_data, route_id, request, request_length, response, response_capacity,
+# response_length): Serves one request of a route added with np_server_add_route: reads
+# request_length bytes at request, writes the reply (up to response_capacity bytes) to response, and
+# sets *response_length to the number of bytes written.
+#   user_data: The user_data given to np_server_add_route, passed through untouched.
+#   route_id: The id np_server_add_route returned for the route, so one handler can serve several
+#     routes.
+#   request: The request bytes; valid only until the handler returns.
+#   request_length: Bytes at request.
+#   response: Where to write the reply; valid only until the handler returns.
+#   response_capacity: Bytes available at response; the handler writes no more.
+#   response_length: Receives the number of bytes written to response (at most response_capacity).
+#   returns: NP_OK to send the response; a negative np_status makes the client's call fail with
+#     NP_E_HANDLER_FAILED.
+# Runs on a server worker thread, not on the thread that added the route. It must not call
+# np_server_stop or np_server_destroy on its own server.
+np_handler_fn = ctypes.CFUNCTYPE(
+    np_status,
+    ctypes.c_void_p,  # user_data
+    ctypes.c_uint32,  # route_id
+    ctypes.POINTER(ctypes.c_uint8),  # request
+    ctypes.c_uint32,  # request_length
+    ctypes.POINTER(ctypes.c_uint8),  # response
+    ctypes.c_uint32,  # response_capacity
+    ctypes.POINTER(ctypes.c_uint32),  # response_length
+)
+
+
+# --------------------------------------------------------------------------------------------------
 # Functions: name -> (restype, argtypes)
 # --------------------------------------------------------------------------------------------------
+
+
+class _CallbackOrNull:
+    """Argtype of a callback parameter: an instance of the prototype, or None for NULL."""
+
+    def __init__(self, prototype: Any) -> None:
+        self.prototype = prototype
+
+    def from_param(self, value: Any) -> Any:
+        return None if value is None else self.prototype.from_param(value)
+
+
 FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     # Version and status
     # np_version(): The library's version as (major << 16) | (minor << 8) | patch; compare with

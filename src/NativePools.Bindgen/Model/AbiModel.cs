@@ -23,7 +23,11 @@ public sealed record AbiTypedef(string Name, string Underlying, string Doc);
 public sealed record AbiField(string Name, CType Type, int Offset, int Size, string Doc);
 
 /// <summary>A <c>typedef struct Name { ... } Name;</c> with its managed size.</summary>
-public sealed record AbiStruct(string Name, string Doc, int Size, IReadOnlyList<AbiField> Fields);
+public sealed record AbiStruct(string Name, string Doc, int Size, IReadOnlyList<AbiField> Fields) : IAbiTypeDefinition
+{
+    /// <inheritdoc/>
+    public IEnumerable<CType> Uses => Fields.Select(f => f.Type);
+}
 
 /// <summary>A function parameter.</summary>
 public sealed record AbiParameter(string Name, CType Type, string Doc);
@@ -32,6 +36,18 @@ public sealed record AbiParameter(string Name, CType Type, string Doc);
 public sealed record AbiFunction(
     string Name, CType Return, IReadOnlyList<AbiParameter> Parameters,
     string Summary, string Returns, string Remarks);
+
+/// <summary>
+/// <c>typedef Return (*Name)(Parameters);</c>: a function the caller implements and the library
+/// calls (one [NativeCallback] delegate), documented like an export.
+/// </summary>
+public sealed record AbiCallback(
+    string Name, CType Return, IReadOnlyList<AbiParameter> Parameters,
+    string Summary, string Returns, string Remarks) : IAbiTypeDefinition
+{
+    /// <inheritdoc/>
+    public IEnumerable<CType> Uses => Parameters.Select(p => p.Type).Append(Return);
+}
 
 /// <summary>The exports of one [NativeExports] class.</summary>
 public sealed record AbiSection(string Title, string Doc, IReadOnlyList<AbiFunction> Functions);
@@ -43,11 +59,19 @@ public sealed record AbiModel(
     AbiConstantGroup Statuses,
     IReadOnlyList<AbiConstantGroup> ConstantGroups,
     IReadOnlyList<AbiStruct> Structs,
+    IReadOnlyList<AbiCallback> Callbacks,
     IReadOnlyList<AbiSection> Sections)
 {
     /// <summary>Every constant: version, statuses, then the other groups.</summary>
     public IEnumerable<AbiConstantGroup> AllConstantGroups =>
         new[] { Version, Statuses }.Concat(ConstantGroups);
+
+    /// <summary>
+    /// Structs and callbacks in header order: structs then callbacks, each in declaration order,
+    /// except that a definition comes after every struct or callback it names.
+    /// </summary>
+    public IReadOnlyList<IAbiTypeDefinition> TypeDefinitions =>
+        DefinitionOrder.Of(Structs.Concat<IAbiTypeDefinition>(Callbacks));
 
     /// <summary>Every exported function in header order.</summary>
     public IEnumerable<AbiFunction> Functions => Sections.SelectMany(s => s.Functions);
@@ -57,4 +81,7 @@ public sealed record AbiModel(
 
     /// <summary>The struct named <paramref name="name"/>, or null.</summary>
     public AbiStruct? FindStruct(string name) => Structs.FirstOrDefault(s => s.Name == name);
+
+    /// <summary>The callback typedef named <paramref name="name"/>, or null.</summary>
+    public AbiCallback? FindCallback(string name) => Callbacks.FirstOrDefault(c => c.Name == name);
 }

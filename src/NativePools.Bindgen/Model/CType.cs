@@ -7,7 +7,8 @@ namespace NativePools.Bindgen.Model;
 /// <summary>
 /// A C type as the header spells it: an optionally const base name followed by pointer levels,
 /// each optionally const, e.g. <c>const char*</c> or <c>void* const*</c>. That is all the ABI
-/// needs (no arrays, no function pointers), and anything else is rejected when parsed.
+/// needs (no arrays; function pointers only by their typedef name, see <see cref="AbiCallback"/>),
+/// and anything else is rejected when parsed.
 /// </summary>
 public sealed record CType(string Base, bool BaseConst, IReadOnlyList<bool> ConstPointers)
 {

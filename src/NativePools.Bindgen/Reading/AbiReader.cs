@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using System.Xml.Linq;
 using NativePools.Bindgen.Model;
 using NativePools.Native.Abi;
 using NativePools.Native.Exports;
@@ -30,9 +31,19 @@ public static class AbiReader
         var typedefs = typedefAttributes
             .Select(t => new AbiTypedef(t.CName, CTypeMapper.ScalarName(t.Underlying, "typedef " + t.CName), t.Doc))
             .ToList();
-        var mapper = new CTypeMapper(typedefAttributes.ToDictionary(t => t.CName, t => t.Underlying));
 
         Type[] types = exports.GetTypes().OrderBy(t => t.MetadataToken).ToArray();
+        Type[] structTypes = types.Where(t => t.IsDefined(typeof(NativeStructAttribute))).ToArray();
+        Type[] callbackTypes = types.Where(t => t.IsDefined(typeof(NativeCallbackAttribute))).ToArray();
+        // Every C type name is known before any signature is read, so a struct field, export or
+        // callback may name any struct or callback, whatever the declaration order; and a name
+        // declared twice is reported as such, not as a type mismatch where it is used.
+        List<string> structNames = structTypes.Select(t => t.GetCustomAttribute<NativeStructAttribute>()!.CName).ToList();
+        List<string> callbackNames = callbackTypes.Select(t => t.GetCustomAttribute<NativeCallbackAttribute>()!.CName).ToList();
+        CheckUnique(typedefs.Select(t => t.Name).Concat(structNames).Concat(callbackNames));
+        var mapper = new CTypeMapper(
+            typedefAttributes.ToDictionary(t => t.CName, t => t.Underlying), structNames.ToHashSet(), callbackNames.ToHashSet());
+
         var model = new AbiModel(
             Version: ReadConstants(typeof(VersionConstants), docs),
             Typedefs: typedefs,
@@ -40,11 +51,13 @@ public static class AbiReader
             ConstantGroups: types
                 .Where(t => t.IsDefined(typeof(NativeConstantsAttribute)) && t != typeof(VersionConstants))
                 .Select(t => ReadConstants(t, docs)).ToList(),
-            Structs: types.Where(t => t.IsDefined(typeof(NativeStructAttribute))).Select(t => ReadStruct(t, mapper, docs)).ToList(),
+            Structs: structTypes.Select(t => ReadStruct(t, mapper, docs)).ToList(),
+            Callbacks: callbackTypes.Select(t => ReadCallback(t, mapper, docs)).ToList(),
             Sections: types.Where(t => t.IsDefined(typeof(NativeExportsAttribute))).Select(t => ReadSection(t, mapper, docs)).ToList());
 
         CheckEveryExportIsInASection(types);
         CheckUniqueNames(model);
+        _ = model.TypeDefinitions; // a cycle among structs and callbacks fails here, before any writer runs
         return model;
     }
 
@@ -135,26 +148,51 @@ public static class AbiReader
             if (entryPoint is null) continue;
 
             var doc = docs.Method(method);
-            var parameters = method.GetParameters().Select(p =>
-            {
-                string where = $"{entryPoint}({p.Name})";
-                string paramDoc = XmlDocs.Param(doc, p.Name!);
-                if (paramDoc.Length == 0) throw new BindgenException($"{where}: missing <param name=\"{p.Name}\"> doc");
-                return new AbiParameter(p.Name!, mapper.Map(p.ParameterType, p, where), paramDoc);
-            }).ToList();
-
-            string summary = XmlDocs.Tag(doc, "summary");
-            if (summary.Length == 0) throw new BindgenException($"{entryPoint}: missing <summary> doc");
             functions.Add(new AbiFunction(
                 entryPoint,
                 mapper.Map(method.ReturnType, method.ReturnParameter, entryPoint + " return"),
-                parameters,
-                summary,
+                ReadParameters(method, doc, entryPoint, mapper),
+                RequiredSummary(doc, entryPoint),
                 XmlDocs.Tag(doc, "returns"),
                 XmlDocs.Tag(doc, "remarks")));
         }
         string title = type.GetCustomAttribute<NativeExportsAttribute>()!.Section;
         return new AbiSection(title, Required(docs.TypeSummary(type), type), functions);
+    }
+
+    // A callback's C signature is its delegate's Invoke method; its docs are the delegate's own
+    // (the compiler puts <param> and <returns> of a delegate on the type, not on Invoke).
+    private static AbiCallback ReadCallback(Type type, CTypeMapper mapper, XmlDocs docs)
+    {
+        string name = type.GetCustomAttribute<NativeCallbackAttribute>()!.CName;
+        if (type.IsGenericTypeDefinition)
+            throw new BindgenException($"{type}: a [NativeCallback] delegate cannot be generic ({name} has one C signature)");
+
+        MethodInfo invoke = type.GetMethod("Invoke")!;
+        var doc = docs.TypeMember(type);
+        return new AbiCallback(
+            name,
+            mapper.Map(invoke.ReturnType, invoke.ReturnParameter, name + " return"),
+            ReadParameters(invoke, doc, name, mapper),
+            RequiredSummary(doc, name),
+            XmlDocs.Tag(doc, "returns"),
+            XmlDocs.Tag(doc, "remarks"));
+    }
+
+    // Parameters of an export or callback: the same type checks and the same required docs.
+    private static List<AbiParameter> ReadParameters(MethodInfo signature, XElement? doc, string cName, CTypeMapper mapper) =>
+        signature.GetParameters().Select(p =>
+        {
+            string where = $"{cName}({p.Name})";
+            string paramDoc = XmlDocs.Param(doc, p.Name!);
+            if (paramDoc.Length == 0) throw new BindgenException($"{where}: missing <param name=\"{p.Name}\"> doc");
+            return new AbiParameter(p.Name!, mapper.Map(p.ParameterType, p, where), paramDoc);
+        }).ToList();
+
+    private static string RequiredSummary(XElement? doc, string cName)
+    {
+        string summary = XmlDocs.Tag(doc, "summary");
+        return summary.Length > 0 ? summary : throw new BindgenException($"{cName}: missing <summary> doc");
     }
 
     // An entry point outside a [NativeExports] class would be exported but missing from the header.
@@ -170,12 +208,15 @@ public static class AbiReader
         }
     }
 
-    private static void CheckUniqueNames(AbiModel model)
-    {
-        IEnumerable<string> names = model.AllConstantGroups.SelectMany(g => g.Constants).Select(c => c.Name)
+    private static void CheckUniqueNames(AbiModel model) =>
+        CheckUnique(model.AllConstantGroups.SelectMany(g => g.Constants).Select(c => c.Name)
             .Concat(model.Typedefs.Select(t => t.Name))
             .Concat(model.Structs.Select(s => s.Name))
-            .Concat(model.Functions.Select(f => f.Name));
+            .Concat(model.Callbacks.Select(c => c.Name))
+            .Concat(model.Functions.Select(f => f.Name)));
+
+    private static void CheckUnique(IEnumerable<string> names)
+    {
         string? duplicate = names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1)?.Key;
         if (duplicate is not null) throw new BindgenException($"C name {duplicate} is declared twice");
     }

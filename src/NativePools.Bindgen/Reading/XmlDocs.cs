@@ -33,7 +33,10 @@ public sealed class XmlDocs
     }
 
     /// <summary>Summary of a type.</summary>
-    public string TypeSummary(Type type) => Tag(Member("T:" + TypeId(type)), "summary");
+    public string TypeSummary(Type type) => Tag(TypeMember(type), "summary");
+
+    /// <summary>The member element of a type; a delegate's holds its params and returns too.</summary>
+    public XElement? TypeMember(Type type) => Member("T:" + TypeId(type));
 
     /// <summary>Summary of a field (struct field, constant, enum member).</summary>
     public string FieldSummary(FieldInfo field) =>

@@ -66,7 +66,9 @@ public static class DartWriter
         foreach (AbiConstant c in model.Statuses.Constants) dart.Line($"  {Literal(c)}: '{c.Name}',");
         dart.Line("};");
         foreach (AbiConstantGroup group in model.ConstantGroups) WriteConstants(dart, group);
+        // Dart resolves top-level names in any order: no dependency order needed, unlike C and ctypes.
         foreach (AbiStruct s in model.Structs) WriteStruct(dart, model, s);
+        WriteCallbacks(dart, model);
         WriteFunctionTypes(dart, model);
         WriteBindings(dart, model);
         return dart.ToString();
@@ -111,18 +113,62 @@ public static class DartWriter
             if (i > 0) dart.Line();
             dart.Wrapped("  /// ", f.Doc);
             string native = NativeOf(model, f.Type, where);
-            if (f.Type.PointerDepth > 0 || model.FindStruct(f.Type.Base) is not null)
-            {
-                dart.Line($"  external {native} {f.Name};");
-            }
-            else
+            // A scalar field is a Dart int or double annotated with its native width; pointers
+            // (callbacks too) and structs are their own native type.
+            if (Natives.ContainsValue(native))
             {
                 dart.Line($"  @{native}()");
                 dart.Line($"  external {DartOf(native)} {f.Name};");
             }
+            else
+            {
+                dart.Line($"  external {native} {f.Name};");
+            }
         }
         dart.Line("}");
     }
+
+    // Per callback: its native function type (for NativeCallable<...> and Pointer.fromFunction),
+    // the matching Dart function type, and the C name for the pointer, which is what functions
+    // and fields taking the callback hold.
+    private static void WriteCallbacks(SourceText dart, AbiModel model)
+    {
+        if (model.Callbacks.Count == 0) return;
+        Heading(dart, "Callbacks: functions the caller implements and the library calls");
+        foreach (AbiCallback c in model.Callbacks)
+        {
+            string ret = NativeOf(model, c.Return, c.Name + " return");
+            var natives = c.Parameters.Select(p =>
+            {
+                string where = $"{c.Name}({p.Name})";
+                if (Reserved.Contains(p.Name)) throw new BindgenException($"{where}: '{p.Name}' is reserved in Dart");
+                return (Type: NativeOf(model, p.Type, where), p.Name);
+            }).ToList();
+            dart.Line();
+            dart.Wrapped("/// ", c.Summary);
+            dart.Line("///");
+            foreach (AbiParameter p in c.Parameters) dart.Wrapped("/// - ", $"`{p.Name}`: {p.Doc}", "///   ");
+            if (c.Returns.Length > 0)
+            {
+                dart.Line("///");
+                dart.Wrapped("/// ", "Returns: " + c.Returns);
+            }
+            if (c.Remarks.Length > 0)
+            {
+                dart.Line("///");
+                dart.Wrapped("/// ", c.Remarks);
+            }
+            dart.Line($"typedef {c.Name}_native = {ret} Function({string.Join(", ", natives.Select(p => $"{p.Type} {p.Name}"))});");
+            dart.Line();
+            dart.Line($"/// [{c.Name}_native] as Dart code implements it.");
+            dart.Line($"typedef {c.Name}_dart = {DartOf(ret)} Function({string.Join(", ", natives.Select(p => $"{DartOf(p.Type)} {p.Name}"))});");
+            dart.Line();
+            dart.Line($"/// The C type `{c.Name}`: a pointer to a native [{c.Name}_native].");
+            dart.Line($"typedef {c.Name} = {CallbackPointer(c.Name)};");
+        }
+    }
+
+    private static string CallbackPointer(string name) => $"Pointer<NativeFunction<{name}_native>>";
 
     private static void WriteFunctionTypes(SourceText dart, AbiModel model)
     {
@@ -181,6 +227,7 @@ public static class DartWriter
     {
         if (type.PointerDepth > 0) return $"Pointer<{NativeOf(model, type.Pointee(), where)}>";
         if (model.FindStruct(type.Base) is not null) return type.Base;
+        if (model.FindCallback(type.Base) is not null) return CallbackPointer(type.Base);
         string name = model.FindTypedef(type.Base)?.Underlying ?? type.Base;
         return Natives.TryGetValue(name, out string? native)
             ? native

@@ -18,7 +18,7 @@ public static class HeaderWriter
         WriteTypedefs(h, model.Typedefs);
         WriteConstants(h, model.Statuses);
         foreach (AbiConstantGroup group in model.ConstantGroups) WriteConstants(h, group);
-        foreach (AbiStruct s in model.Structs) WriteStruct(h, s);
+        WriteTypeDefinitions(h, model);
         foreach (AbiSection section in model.Sections) WriteSection(h, section);
         WriteEpilogue(h);
         return h.ToString();
@@ -128,26 +128,60 @@ public static class HeaderWriter
             h.Line($"NP_STATIC_ASSERT(offsetof({s.Name}, {f.Name}) == {f.Offset}, \"{s.Name}.{f.Name}: offset mismatch\");");
     }
 
+    // Structs (a heading each) and callbacks (a heading per run of them), in dependency order.
+    // Callbacks are written even when no export takes them yet: callers implement them, so they
+    // are API too.
+    private static void WriteTypeDefinitions(SourceText h, AbiModel model)
+    {
+        IAbiTypeDefinition? previous = null;
+        foreach (IAbiTypeDefinition definition in model.TypeDefinitions)
+        {
+            switch (definition)
+            {
+                case AbiStruct s:
+                    WriteStruct(h, s);
+                    break;
+                case AbiCallback c:
+                    if (previous is not AbiCallback) Heading(h, "Callbacks", "Functions the caller implements and the library calls.");
+                    WriteCallback(h, c);
+                    break;
+            }
+            previous = definition;
+        }
+    }
+
+    private static void WriteCallback(SourceText h, AbiCallback c)
+    {
+        h.Line();
+        DocComment(h, "", SignatureDoc(c.Summary, c.Parameters, c.Returns, c.Remarks));
+        WritePrototype(h, $"typedef {c.Return} (*{c.Name})(", c.Parameters);
+    }
+
     private static void WriteSection(SourceText h, AbiSection section)
     {
         Heading(h, section.Title, section.Doc);
         foreach (AbiFunction f in section.Functions)
         {
             h.Line();
-            var paragraphs = new List<string> { f.Summary };
-            paragraphs.AddRange(f.Parameters.Select(p => $"@param {p.Name} {p.Doc}"));
-            if (f.Returns.Length > 0) paragraphs.Add("@return " + f.Returns);
-            if (f.Remarks.Length > 0) paragraphs.Add("@remarks " + f.Remarks);
-            DocComment(h, "", paragraphs);
-            WritePrototype(h, f);
+            DocComment(h, "", SignatureDoc(f.Summary, f.Parameters, f.Returns, f.Remarks));
+            WritePrototype(h, $"{f.Return} {f.Name}(", f.Parameters);
         }
     }
 
-    // One line when it fits, else one parameter per line aligned after the parenthesis.
-    private static void WritePrototype(SourceText h, AbiFunction f)
+    private static List<string> SignatureDoc(string summary, IReadOnlyList<AbiParameter> parameters, string returns, string remarks)
     {
-        string head = $"{f.Return} {f.Name}(";
-        string[] parameters = f.Parameters.Select(p => $"{p.Type} {p.Name}").ToArray();
+        var paragraphs = new List<string> { summary };
+        paragraphs.AddRange(parameters.Select(p => $"@param {p.Name} {p.Doc}"));
+        if (returns.Length > 0) paragraphs.Add("@return " + returns);
+        if (remarks.Length > 0) paragraphs.Add("@remarks " + remarks);
+        return paragraphs;
+    }
+
+    // "head(parameters);" on one line when it fits, else one parameter per line aligned after
+    // the parenthesis. head is "np_status np_pool_create(" or "typedef np_status (*np_handler_fn)(".
+    private static void WritePrototype(SourceText h, string head, IReadOnlyList<AbiParameter> signature)
+    {
+        string[] parameters = signature.Select(p => $"{p.Type} {p.Name}").ToArray();
         string oneLine = head + (parameters.Length == 0 ? "void" : string.Join(", ", parameters)) + ");";
         if (oneLine.Length <= SourceText.Width)
         {

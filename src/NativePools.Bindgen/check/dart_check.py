@@ -2,8 +2,9 @@
 
 Checks: brackets balance (comments and strings removed), every capitalised identifier is declared
 in the file or comes from dart:core / dart:ffi / dart:io, each function's native and Dart typedefs
-agree parameter by parameter, every typedef pair is used by exactly one lookupFunction, and struct
-fields carry an annotation matching their Dart type.
+agree parameter by parameter, every typedef pair is used by exactly one lookupFunction, each
+callback's np_x_native and np_x_dart agree the same way and np_x is the pointer to np_x_native, and
+struct fields carry an annotation matching their Dart type.
 
 Usage: python3 src/NativePools.Bindgen/check/dart_check.py [repo-root]
 """
@@ -76,28 +77,39 @@ for result, params in re.findall(r"= ([\w<>]+) Function\(([^;]*)\);", code):
 for identifier in sorted(set(re.findall(r"\b[A-Za-z_]\w*\b", " ".join(type_texts))) - known):
     problems.append(f"undeclared type: {identifier}")
 
-signatures = dict(re.findall(r"typedef (_\w+) = (.+?);", code))
-functions = sorted({name[1:-len("_native")] for name in signatures if name.endswith("_native")})
-for function in functions:
-    native, dart = signatures.get(f"_{function}_native"), signatures.get(f"_{function}_dart")
+def check_pair(name, native, dart):
+    """A native function type and its Dart counterpart agree: same names, Dart types of the natives."""
     if dart is None:
-        problems.append(f"{function}: no Dart typedef")
-        continue
+        problems.append(f"{name}: no Dart typedef")
+        return
     n_ret, n_params = re.fullmatch(r"(.+?) Function\((.*)\)", native).groups()
     d_ret, d_params = re.fullmatch(r"(.+?) Function\((.*)\)", dart).groups()
     if dart_of(n_ret) != d_ret:
-        problems.append(f"{function}: return {n_ret} vs {d_ret}")
+        problems.append(f"{name}: return {n_ret} vs {d_ret}")
     n_list, d_list = split_params(n_params), split_params(d_params)
     if len(n_list) != len(d_list):
-        problems.append(f"{function}: {len(n_list)} native vs {len(d_list)} Dart parameters")
+        problems.append(f"{name}: {len(n_list)} native vs {len(d_list)} Dart parameters")
     for n_param, d_param in zip(n_list, d_list):
         n_type, n_name = n_param.rsplit(" ", 1)
         d_type, d_name = d_param.rsplit(" ", 1)
         if n_name != d_name or dart_of(n_type) != d_type:
-            problems.append(f"{function}: parameter '{n_param}' vs '{d_param}'")
+            problems.append(f"{name}: parameter '{n_param}' vs '{d_param}'")
+
+
+signatures = dict(re.findall(r"typedef (_\w+) = (.+?);", code))
+functions = sorted({name[1:-len("_native")] for name in signatures if name.endswith("_native")})
+for function in functions:
+    check_pair(function, signatures[f"_{function}_native"], signatures.get(f"_{function}_dart"))
     lookups = re.findall(rf"late final {function} =\s*dynamicLibrary\.lookupFunction<_{function}_native, _{function}_dart>\('{function}'\);", source)
     if len(lookups) != 1:
         problems.append(f"{function}: expected one lookupFunction field, found {len(lookups)}")
+
+public_types = dict(re.findall(r"typedef (np_\w+) = (.+?);", code))
+callbacks = sorted(name[:-len("_native")] for name in public_types if name.endswith("_native"))
+for callback in callbacks:
+    check_pair(callback, public_types[f"{callback}_native"], public_types.get(f"{callback}_dart"))
+    if public_types.get(callback) != f"Pointer<NativeFunction<{callback}_native>>":
+        problems.append(f"{callback}: expected typedef {callback} = Pointer<NativeFunction<{callback}_native>>")
 
 for annotation, dart_type in re.findall(r"@(\w+)\(\)\s+external (\w+) \w+;", code):
     if dart_of(annotation) != dart_type:
@@ -106,4 +118,4 @@ for annotation, dart_type in re.findall(r"@(\w+)\(\)\s+external (\w+) \w+;", cod
 if problems:
     print("\n".join(problems))
     sys.exit(1)
-print(f"dart check: {len(functions)} functions, {len(declared)} declarations, brackets balanced")
+print(f"dart check: {len(functions)} functions, {len(callbacks)} callbacks, {len(declared)} declarations, brackets balanced")

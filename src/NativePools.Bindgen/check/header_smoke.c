@@ -3,8 +3,25 @@
 #include <string.h>
 #include "nativepools.h"
 
+/* An np_handler_fn that echoes the request; route 7 is the only one it serves. */
+static np_status echo_handler(void* user_data, uint32_t route_id, const uint8_t* request,
+                              uint32_t request_length, uint8_t* response, uint32_t response_capacity,
+                              uint32_t* response_length)
+{
+    uint32_t length = request_length < response_capacity ? request_length : response_capacity;
+    (void)user_data;
+    if (route_id != 7) return NP_E_INVALID_ARGUMENT;
+    memcpy(response, request, length);
+    *response_length = length;
+    return NP_OK;
+}
+
 int main(void)
 {
+    /* -Werror: assigning a function of any other type is an incompatible-pointer error. */
+    np_handler_fn handler = echo_handler;
+    uint8_t response[8];
+    uint32_t response_length = 0;
     np_pool_options options;
     np_pool pool = 0;
     void* block = NULL;
@@ -17,6 +34,11 @@ int main(void)
     }
     if (strcmp(np_status_name(NP_E_DOUBLE_FREE), "NP_E_DOUBLE_FREE") != 0) {
         fprintf(stderr, "np_status_name(NP_E_DOUBLE_FREE) = %s\n", np_status_name(NP_E_DOUBLE_FREE));
+        return 1;
+    }
+    if (handler(NULL, 7, (const uint8_t*)"ping", 4, response, (uint32_t)sizeof response, &response_length) != NP_OK
+        || response_length != 4 || memcmp(response, "ping", 4) != 0) {
+        fprintf(stderr, "calling an np_handler_fn through the typedef failed\n");
         return 1;
     }
     status = np_pool_options_preset(&options, NP_POOL_PRESET_SMALL);

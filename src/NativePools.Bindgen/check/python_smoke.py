@@ -70,4 +70,34 @@ released = ctypes.c_uint64()
 ok(lib.np_pool_trim(pool, ctypes.byref(released)), "np_pool_trim")
 ok(lib.np_pool_destroy(pool), "np_pool_destroy")
 check(lib.np_pool_destroy(pool) == n.NP_E_INVALID_HANDLE, "stale handle after destroy")
-print(f"python smoke test: {len(n.FUNCTIONS)} functions bound, np_version_string {lib.np_version_string().decode()}")
+# Callbacks: np_handler_fn is a CFUNCTYPE of the C signature. A handler is called through a C
+# function pointer (the prototype rebuilt from the wrapper's address), and the argtype used by
+# functions taking one also passes None as NULL but refuses a wrapper of another prototype.
+check(n.np_handler_fn._restype_ is n.np_status, "np_handler_fn returns np_status")
+u8, u32 = ctypes.POINTER(ctypes.c_uint8), ctypes.POINTER(ctypes.c_uint32)
+check(list(n.np_handler_fn._argtypes_) == [ctypes.c_void_p, ctypes.c_uint32, u8, ctypes.c_uint32, u8, ctypes.c_uint32, u32],
+      f"np_handler_fn argtypes: {n.np_handler_fn._argtypes_}")
+
+
+def echo(user_data, route_id, request, request_length, response, response_capacity, response_length):
+    length = min(request_length, response_capacity)
+    ctypes.memmove(response, request, length)
+    response_length[0] = length
+    return n.NP_OK if route_id == 7 else n.NP_E_INVALID_ARGUMENT
+
+
+handler = n.np_handler_fn(echo)
+through_c = n.np_handler_fn(ctypes.cast(handler, ctypes.c_void_p).value)
+request, response, response_length = (ctypes.c_uint8 * 4)(*b"ping"), (ctypes.c_uint8 * 8)(), ctypes.c_uint32()
+ok(through_c(None, 7, request, 4, response, 8, ctypes.byref(response_length)), "np_handler_fn call")
+check(bytes(response[:response_length.value]) == b"ping", "np_handler_fn echo")
+argtype = n._CallbackOrNull(n.np_handler_fn)
+check(argtype.from_param(None) is None and argtype.from_param(handler) is not None, "callback argtype takes a handler or None")
+try:
+    argtype.from_param(ctypes.CFUNCTYPE(None)(lambda: None))
+    check(False, "callback argtype refuses another prototype")
+except TypeError:
+    pass
+
+print(f"python smoke test: {len(n.FUNCTIONS)} functions bound, np_version_string {lib.np_version_string().decode()}, "
+      "np_handler_fn called through a C pointer")

@@ -21,6 +21,22 @@ public sealed class NativeStructAttribute(string cName) : Attribute
     public string CName { get; } = cName;
 }
 
+/// <summary>
+/// Marks a delegate as a C function-pointer typedef, e.g.
+/// <c>typedef np_status (*np_handler_fn)(void* user_data, ...);</c>, for callbacks the caller
+/// passes in. The Invoke signature is the C signature: parameter names as declared,
+/// <see cref="NativeTypeAttribute"/> on parameters and on the return (<c>[return: NativeType(...)]</c>),
+/// and the delegate's XML docs (summary, params, returns, remarks) become the typedef's.
+/// Exports take the callback as <c>nint</c> or <c>void*</c> marked <c>[NativeType("np_handler_fn")]</c>;
+/// the delegate itself is never marshalled.
+/// </summary>
+[AttributeUsage(AttributeTargets.Delegate)]
+public sealed class NativeCallbackAttribute(string cName) : Attribute
+{
+    /// <summary>The C typedef name.</summary>
+    public string CName { get; } = cName;
+}
+
 /// <summary>Marks a static class whose const fields become C macros (the field names are the C names).</summary>
 [AttributeUsage(AttributeTargets.Class)]
 public sealed class NativeConstantsAttribute : Attribute;

@@ -328,6 +328,37 @@ final class np_pool_validation extends Struct {
 }
 
 // -------------------------------------------------------------------------------------------------
+// Callbacks: functions the caller implements and the library calls
+// -------------------------------------------------------------------------------------------------
+
+/// Serves one request of a route added with np_server_add_route: reads request_length bytes at
+/// request, writes the reply (up to response_capacity bytes) to response, and sets *response_length
+/// to the number of bytes written.
+///
+/// - `user_data`: The user_data given to np_server_add_route, passed through untouched.
+/// - `route_id`: The id np_server_add_route returned for the route, so one handler can serve
+///   several routes.
+/// - `request`: The request bytes; valid only until the handler returns.
+/// - `request_length`: Bytes at request.
+/// - `response`: Where to write the reply; valid only until the handler returns.
+/// - `response_capacity`: Bytes available at response; the handler writes no more.
+/// - `response_length`: Receives the number of bytes written to response (at most
+///   response_capacity).
+///
+/// Returns: NP_OK to send the response; a negative np_status makes the client's call fail with
+/// NP_E_HANDLER_FAILED.
+///
+/// Runs on a server worker thread, not on the thread that added the route. It must not call
+/// np_server_stop or np_server_destroy on its own server.
+typedef np_handler_fn_native = Int32 Function(Pointer<Void> user_data, Uint32 route_id, Pointer<Uint8> request, Uint32 request_length, Pointer<Uint8> response, Uint32 response_capacity, Pointer<Uint32> response_length);
+
+/// [np_handler_fn_native] as Dart code implements it.
+typedef np_handler_fn_dart = int Function(Pointer<Void> user_data, int route_id, Pointer<Uint8> request, int request_length, Pointer<Uint8> response, int response_capacity, Pointer<Uint32> response_length);
+
+/// The C type `np_handler_fn`: a pointer to a native [np_handler_fn_native].
+typedef np_handler_fn = Pointer<NativeFunction<np_handler_fn_native>>;
+
+// -------------------------------------------------------------------------------------------------
 // Function signatures: native (C) and Dart
 // -------------------------------------------------------------------------------------------------
 
