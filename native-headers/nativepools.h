@@ -60,6 +60,9 @@ typedef int32_t np_status;
 /** Opaque handle of a block pool; 0 is never valid. */
 typedef uint64_t np_pool;
 
+/** Opaque handle of a message pool (size-classed message buffers); 0 is never valid. */
+typedef uint64_t np_msgpool;
+
 /* =================================================================================================
  * Status codes (np_status). 0 is success, negatives are errors.
  * ================================================================================================= */
@@ -159,6 +162,31 @@ typedef uint64_t np_pool;
 
 /** np_pool_owns result: a block of this pool, currently free. */
 #define NP_BLOCK_FREE 2
+
+/* =================================================================================================
+ * Message pool constants.
+ * ================================================================================================= */
+
+/** The most size classes one message pool has. */
+#define NP_MSGPOOL_MAX_CLASSES 16U
+
+/** The largest class size (16 MiB). */
+#define NP_MSGPOOL_MAX_CLASS_SIZE 16777216U
+
+/** Number of default size classes: 64, 264, 1024, 4096, 10240, 65536, 262144 and 1048576 bytes. */
+#define NP_MSGPOOL_DEFAULT_CLASS_COUNT 8U
+
+/** Default of np_msgpool_options.retain_per_class: free blocks each class keeps for reuse. */
+#define NP_MSGPOOL_DEFAULT_RETAIN_PER_CLASS 1024ULL
+
+/** Default of np_msgpool_options.retain_bytes_per_class: 64 MiB. */
+#define NP_MSGPOOL_DEFAULT_RETAIN_BYTES_PER_CLASS 67108864ULL
+
+/**
+ * Address space each class reserves (16 GiB): the most bytes of blocks, in flight and free, one
+ * class holds.
+ */
+#define NP_MSGPOOL_CLASS_RANGE_BYTES 17179869184ULL
 
 /* =================================================================================================
  * np_pool_options
@@ -355,37 +383,263 @@ NP_STATIC_ASSERT(offsetof(np_pool_validation, errors) == 32, "np_pool_validation
 NP_STATIC_ASSERT(offsetof(np_pool_validation, poison_violations) == 40, "np_pool_validation.poison_violations: offset mismatch");
 
 /* =================================================================================================
- * Callbacks
- *
- * Functions the caller implements and the library calls.
+ * np_msgpool_options
+ * ================================================================================================= */
+
+/** How a message pool is shaped. Fill with np_msgpool_options_init(), then adjust. */
+typedef struct np_msgpool_options {
+    /** sizeof(np_msgpool_options); set by np_msgpool_options_init(). */
+    uint32_t struct_size;
+
+    /**
+     * Entries in class_sizes, at most NP_MSGPOOL_MAX_CLASSES; 0 (with class_sizes NULL) picks the
+     * NP_MSGPOOL_DEFAULT_CLASS_COUNT default classes.
+     */
+    uint32_t class_count;
+
+    /**
+     * Block size of each class in bytes, strictly ascending, 1 to NP_MSGPOOL_MAX_CLASS_SIZE; copied
+     * at creation; NULL when class_count is 0.
+     */
+    const uint32_t* class_sizes;
+
+    /**
+     * Free blocks each class keeps for reuse (0 keeps none); each class keeps min(retain_per_class,
+     * retain_bytes_per_class / class size). Releases beyond it are discarded.
+     */
+    uint64_t retain_per_class;
+
+    /** Cap of the bytes of free blocks each class keeps; np_msgpool_options_init() sets 64 MiB. */
+    uint64_t retain_bytes_per_class;
+
+    /**
+     * Optional NUL-terminated UTF-8 name for diagnostics (classes show as "name/size"); copied at
+     * creation; may be NULL.
+     */
+    const char* name;
+} np_msgpool_options;
+
+NP_STATIC_ASSERT(sizeof(np_msgpool_options) == 40, "np_msgpool_options: size mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_options, struct_size) == 0, "np_msgpool_options.struct_size: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_options, class_count) == 4, "np_msgpool_options.class_count: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_options, class_sizes) == 8, "np_msgpool_options.class_sizes: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_options, retain_per_class) == 16, "np_msgpool_options.retain_per_class: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_options, retain_bytes_per_class) == 24, "np_msgpool_options.retain_bytes_per_class: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_options, name) == 32, "np_msgpool_options.name: offset mismatch");
+
+/* =================================================================================================
+ * np_msgpool_stats
  * ================================================================================================= */
 
 /**
- * Serves one request of a route added with np_server_add_route: reads request_length bytes at
- * request, writes the reply (up to response_capacity bytes) to response, and sets *response_length
- * to the number of bytes written.
- *
- * @param user_data The user_data given to np_server_add_route, passed through untouched.
- * @param route_id The id np_server_add_route returned for the route, so one handler can serve
- *                 several routes.
- * @param request The request bytes; valid only until the handler returns.
- * @param request_length Bytes at request.
- * @param response Where to write the reply; valid only until the handler returns.
- * @param response_capacity Bytes available at response; the handler writes no more.
- * @param response_length Receives the number of bytes written to response (at most
- *                        response_capacity).
- * @return NP_OK to send the response; a negative np_status makes the client's call fail with
- *         NP_E_HANDLER_FAILED.
- * @remarks Runs on a server worker thread, not on the thread that added the route. It must not call
- *          np_server_stop or np_server_destroy on its own server.
+ * A message pool's totals: each field shared with np_msgpool_class_stats is the sum over the
+ * classes. Set struct_size = sizeof(np_msgpool_stats) before the call.
  */
-typedef np_status (*np_handler_fn)(void* user_data,
-                                   uint32_t route_id,
-                                   const uint8_t* request,
-                                   uint32_t request_length,
-                                   uint8_t* response,
-                                   uint32_t response_capacity,
-                                   uint32_t* response_length);
+typedef struct np_msgpool_stats {
+    /** sizeof(np_msgpool_stats), set by the caller. */
+    uint32_t struct_size;
+
+    /** Number of size classes. */
+    uint32_t class_count;
+
+    /** Committed blocks of every class, free or in flight. */
+    uint64_t capacity;
+
+    /** Bytes of block memory committed. */
+    uint64_t bytes_committed;
+
+    /** Messages acquired and not released. */
+    uint64_t in_flight;
+
+    /**
+     * Sum of the classes' peak_in_flight: an upper bound of the most messages ever in flight at
+     * once.
+     */
+    uint64_t peak_in_flight;
+
+    /** Committed blocks not in flight: retained, cached by threads, or never handed out. */
+    uint64_t free_blocks;
+
+    /** Successful acquisitions (created + reused). */
+    uint64_t acquisitions;
+
+    /**
+     * Acquisitions served by a block handed out for the first time since its memory was committed.
+     */
+    uint64_t created;
+
+    /** Acquisitions served by a retained block. */
+    uint64_t reused;
+
+    /** Successful releases (retained or discarded). */
+    uint64_t released;
+
+    /** Releases found over their class's retention limit. */
+    uint64_t discarded;
+
+    /**
+     * Acquisitions a class refused (NP_E_POOL_EXHAUSTED, NP_E_OUT_OF_MEMORY); oversize requests are
+     * counted in oversize_acquisitions.
+     */
+    uint64_t failed_acquisitions;
+
+    /** Releases of blocks that were not in flight. */
+    uint64_t double_releases;
+
+    /** Releases of pointers inside a class's address range that are not blocks of it. */
+    uint64_t foreign_releases;
+
+    /** Releases of interior or misaligned pointers. */
+    uint64_t invalid_releases;
+
+    /** Chunks whose memory went back to the OS. */
+    uint64_t chunks_released;
+
+    /** Acquisitions refused because the size exceeds the largest class (no class sees them). */
+    uint64_t oversize_acquisitions;
+
+    /** Releases of non-NULL pointers outside every class's address range (no class sees them). */
+    uint64_t unowned_releases;
+
+    /** reused / acquisitions (0 when nothing was acquired). */
+    double reuse_rate;
+} np_msgpool_stats;
+
+NP_STATIC_ASSERT(sizeof(np_msgpool_stats) == 152, "np_msgpool_stats: size mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, struct_size) == 0, "np_msgpool_stats.struct_size: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, class_count) == 4, "np_msgpool_stats.class_count: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, capacity) == 8, "np_msgpool_stats.capacity: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, bytes_committed) == 16, "np_msgpool_stats.bytes_committed: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, in_flight) == 24, "np_msgpool_stats.in_flight: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, peak_in_flight) == 32, "np_msgpool_stats.peak_in_flight: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, free_blocks) == 40, "np_msgpool_stats.free_blocks: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, acquisitions) == 48, "np_msgpool_stats.acquisitions: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, created) == 56, "np_msgpool_stats.created: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, reused) == 64, "np_msgpool_stats.reused: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, released) == 72, "np_msgpool_stats.released: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, discarded) == 80, "np_msgpool_stats.discarded: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, failed_acquisitions) == 88, "np_msgpool_stats.failed_acquisitions: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, double_releases) == 96, "np_msgpool_stats.double_releases: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, foreign_releases) == 104, "np_msgpool_stats.foreign_releases: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, invalid_releases) == 112, "np_msgpool_stats.invalid_releases: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, chunks_released) == 120, "np_msgpool_stats.chunks_released: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, oversize_acquisitions) == 128, "np_msgpool_stats.oversize_acquisitions: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, unowned_releases) == 136, "np_msgpool_stats.unowned_releases: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_stats, reuse_rate) == 144, "np_msgpool_stats.reuse_rate: offset mismatch");
+
+/* =================================================================================================
+ * np_msgpool_class_stats
+ * ================================================================================================= */
+
+/**
+ * The counters of one size class. Set struct_size = sizeof(np_msgpool_class_stats) before the call.
+ */
+typedef struct np_msgpool_class_stats {
+    /** sizeof(np_msgpool_class_stats), set by the caller. */
+    uint32_t struct_size;
+
+    /** The class's index, as asked for. */
+    uint32_t class_index;
+
+    /** Usable bytes of each message of this class: the capacity np_msgpool_acquire() reports. */
+    uint64_t class_size;
+
+    /** Distance between block starts. */
+    uint64_t block_stride;
+
+    /**
+     * Free blocks the class keeps for reuse: min(retain_per_class, retain_bytes_per_class /
+     * class_size).
+     */
+    uint64_t retain_limit;
+
+    /**
+     * Blocks per chunk, the unit in which memory is committed and given back (1 for classes of 16
+     * KiB and more).
+     */
+    uint64_t blocks_per_chunk;
+
+    /** Blocks per magazine: each thread caches at most two magazines of free blocks per class. */
+    uint64_t magazine_capacity;
+
+    /** Committed blocks, free or in flight. */
+    uint64_t capacity;
+
+    /** Bytes of block memory committed. */
+    uint64_t bytes_committed;
+
+    /** Messages acquired and not released. */
+    uint64_t in_flight;
+
+    /**
+     * Highest in_flight since creation or the last reset (exact with one thread; sampled at
+     * magazine exchanges with several, never above the truth).
+     */
+    uint64_t peak_in_flight;
+
+    /** capacity - in_flight: retained, cached by threads, or never handed out. */
+    uint64_t free_blocks;
+
+    /** Successful acquisitions (created + reused). */
+    uint64_t acquisitions;
+
+    /**
+     * Acquisitions served by a block handed out for the first time since its memory was committed.
+     */
+    uint64_t created;
+
+    /** Acquisitions served by a retained block. */
+    uint64_t reused;
+
+    /** Successful releases (retained or discarded). */
+    uint64_t released;
+
+    /** Releases found over the retention limit. */
+    uint64_t discarded;
+
+    /** Acquisitions refused (NP_E_POOL_EXHAUSTED, NP_E_OUT_OF_MEMORY). */
+    uint64_t failed_acquisitions;
+
+    /** Releases of blocks of this class that were not in flight. */
+    uint64_t double_releases;
+
+    /** Releases of pointers inside this class's address range that are not blocks of it. */
+    uint64_t foreign_releases;
+
+    /** Releases of interior or misaligned pointers of this class. */
+    uint64_t invalid_releases;
+
+    /** Chunks whose memory went back to the OS. */
+    uint64_t chunks_released;
+
+    /** reused / acquisitions (0 when nothing was acquired). */
+    double reuse_rate;
+} np_msgpool_class_stats;
+
+NP_STATIC_ASSERT(sizeof(np_msgpool_class_stats) == 176, "np_msgpool_class_stats: size mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, struct_size) == 0, "np_msgpool_class_stats.struct_size: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, class_index) == 4, "np_msgpool_class_stats.class_index: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, class_size) == 8, "np_msgpool_class_stats.class_size: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, block_stride) == 16, "np_msgpool_class_stats.block_stride: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, retain_limit) == 24, "np_msgpool_class_stats.retain_limit: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, blocks_per_chunk) == 32, "np_msgpool_class_stats.blocks_per_chunk: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, magazine_capacity) == 40, "np_msgpool_class_stats.magazine_capacity: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, capacity) == 48, "np_msgpool_class_stats.capacity: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, bytes_committed) == 56, "np_msgpool_class_stats.bytes_committed: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, in_flight) == 64, "np_msgpool_class_stats.in_flight: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, peak_in_flight) == 72, "np_msgpool_class_stats.peak_in_flight: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, free_blocks) == 80, "np_msgpool_class_stats.free_blocks: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, acquisitions) == 88, "np_msgpool_class_stats.acquisitions: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, created) == 96, "np_msgpool_class_stats.created: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, reused) == 104, "np_msgpool_class_stats.reused: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, released) == 112, "np_msgpool_class_stats.released: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, discarded) == 120, "np_msgpool_class_stats.discarded: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, failed_acquisitions) == 128, "np_msgpool_class_stats.failed_acquisitions: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, double_releases) == 136, "np_msgpool_class_stats.double_releases: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, foreign_releases) == 144, "np_msgpool_class_stats.foreign_releases: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, invalid_releases) == 152, "np_msgpool_class_stats.invalid_releases: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, chunks_released) == 160, "np_msgpool_class_stats.chunks_released: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, reuse_rate) == 168, "np_msgpool_class_stats.reuse_rate: offset mismatch");
 
 /* =================================================================================================
  * Version and status
@@ -443,6 +697,135 @@ np_status np_last_error_status(void);
  * @remarks Per OS thread; never fails.
  */
 size_t np_last_error_message(char* buffer, size_t capacity);
+
+/* =================================================================================================
+ * Message pools
+ *
+ * Size-classed message buffers. A message pool has up to NP_MSGPOOL_MAX_CLASSES size classes, each
+ * a block pool; np_msgpool_acquire() takes a buffer from the smallest class that holds the size
+ * asked for, np_msgpool_release() finds the class from the address alone (each class owns a 16 GiB
+ * address range) and returns it. Each class keeps at most retain_limit free blocks for reuse;
+ * releases beyond it are discarded and their memory goes back to the OS: at once for classes of 16
+ * KiB and more (one block per chunk), in whole 16 KiB chunks with nothing in flight for smaller
+ * classes. Free blocks are counted when a thread hands a magazine of released blocks to the class's
+ * depot, so a class can exceed its limit by two magazines per releasing thread. Unless a function
+ * says otherwise, it may be called from any thread, concurrently with any other call on the same or
+ * other pools, except np_msgpool_destroy(), which must not race with other calls on the same pool.
+ * A buffer may be acquired on one thread and released on another.
+ * ================================================================================================= */
+
+/**
+ * Fills options with defaults: the NP_MSGPOOL_DEFAULT_CLASS_COUNT default classes (class_count 0,
+ * class_sizes NULL), retain_per_class NP_MSGPOOL_DEFAULT_RETAIN_PER_CLASS, retain_bytes_per_class
+ * NP_MSGPOOL_DEFAULT_RETAIN_BYTES_PER_CLASS, no name.
+ *
+ * @param options The struct to fill; struct_size is set to sizeof(np_msgpool_options).
+ * @return NP_OK, or NP_E_NULL_POINTER.
+ */
+np_status np_msgpool_options_init(np_msgpool_options* options);
+
+/**
+ * Creates a message pool: reserves 16 GiB of address space per class (no memory is committed until
+ * buffers are acquired or reserved).
+ *
+ * @param options Shape of the pool; struct_size must be sizeof(np_msgpool_options).
+ * @param pool Receives the new handle (0 on failure).
+ * @return NP_OK; NP_E_NULL_POINTER (options, pool, or class_sizes with class_count above 0);
+ *         NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for more than NP_MSGPOOL_MAX_CLASSES
+ *         classes, a size of 0 or above NP_MSGPOOL_MAX_CLASS_SIZE, sizes not strictly ascending, or
+ *         class_sizes without class_count; NP_E_OUT_OF_MEMORY.
+ */
+np_status np_msgpool_create(const np_msgpool_options* options, np_msgpool* pool);
+
+/**
+ * Destroys a message pool and returns all its memory and address space to the OS. Buffers still in
+ * flight become invalid at once; the handle becomes stale, so later calls with it return
+ * NP_E_INVALID_HANDLE. Destroying 0 is a no-op.
+ *
+ * @param pool The message pool, or 0.
+ * @return NP_OK, or NP_E_INVALID_HANDLE for a stale or garbage handle.
+ * @remarks Must not race with other calls on the same pool.
+ */
+np_status np_msgpool_destroy(np_msgpool pool);
+
+/**
+ * Takes a message buffer of at least size bytes from the smallest class whose size is at least size
+ * (size 0 gets the smallest class). O(classes) to pick the class, then O(1); takes no lock while
+ * the calling thread's magazine of the class holds a block.
+ *
+ * @param pool The message pool.
+ * @param size Bytes needed, 0 to the largest class size.
+ * @param message Receives the buffer (NULL on failure), 8-byte aligned (less only for classes
+ *                smaller than 8 bytes), valid until released or the pool is destroyed.
+ * @param capacity Optional (may be NULL): receives the buffer's usable size, its class size (0 on
+ *                 failure).
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_INVALID_ARGUMENT when size exceeds
+ *         the largest class (the detail names it; counted as oversize_acquisitions);
+ *         NP_E_POOL_EXHAUSTED when the class's 16 GiB range is full; NP_E_OUT_OF_MEMORY.
+ */
+np_status np_msgpool_acquire(np_msgpool pool, size_t size, void** message, size_t* capacity);
+
+/**
+ * Returns a message buffer to its class. O(1): the class comes from the address; the buffer is
+ * neither read nor written. The block is kept for reuse, or discarded when the class holds more
+ * than its retain_limit free blocks (see the section above).
+ *
+ * @param pool The message pool the buffer came from.
+ * @param message The buffer, as np_msgpool_acquire() returned it.
+ * @return NP_OK; NP_E_INVALID_HANDLE; NP_E_NULL_POINTER; NP_E_DOUBLE_FREE (not in flight);
+ *         NP_E_FOREIGN_POINTER (not a buffer of this pool); NP_E_INTERIOR_POINTER;
+ *         NP_E_MISALIGNED_POINTER. Every rejected release is counted and leaves the pool intact.
+ */
+np_status np_msgpool_release(np_msgpool pool, void* message);
+
+/**
+ * Warm-up: grows the class that serves size until it holds at least count blocks, free and in
+ * flight together, and faults their pages in. Free blocks beyond the class's retain_limit stay
+ * until releases find the class over its limit.
+ *
+ * @param pool The message pool.
+ * @param size A message size; its class (as np_msgpool_acquire() picks it) is warmed.
+ * @param count Blocks the class should hold.
+ * @return NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_ARGUMENT when size exceeds the largest class;
+ *         NP_E_POOL_EXHAUSTED when count blocks do not fit the class's 16 GiB range;
+ *         NP_E_OUT_OF_MEMORY.
+ */
+np_status np_msgpool_reserve(np_msgpool pool, size_t size, uint64_t count);
+
+/**
+ * Copies the pool's totals: the sum of every class's counters, plus oversize_acquisitions and
+ * unowned_releases. Exact when no other thread is operating; otherwise each field is a recent
+ * value.
+ *
+ * @param pool The message pool.
+ * @param stats Receives the totals; struct_size must be sizeof(np_msgpool_stats).
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE.
+ */
+np_status np_msgpool_get_stats(np_msgpool pool, np_msgpool_stats* stats);
+
+/**
+ * Copies the counters of one size class. Exact when no other thread is operating on it; otherwise
+ * each field is a recent value.
+ *
+ * @param pool The message pool.
+ * @param class_index 0 to class_count - 1 (np_msgpool_stats.class_count); classes are in ascending
+ *                    size.
+ * @param stats Receives the counters; struct_size must be sizeof(np_msgpool_class_stats).
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE;
+ *         NP_E_INVALID_ARGUMENT for an index that is not a class.
+ */
+np_status np_msgpool_get_class_stats(np_msgpool pool,
+                                     uint32_t class_index,
+                                     np_msgpool_class_stats* stats);
+
+/**
+ * Zeroes the event counters of every class and of the pool (acquisitions, releases, created,
+ * reused, discarded, failures, rejected releases); peaks restart from the current in_flight.
+ *
+ * @param pool The message pool.
+ * @return NP_OK; NP_E_INVALID_HANDLE.
+ */
+np_status np_msgpool_reset_stats(np_msgpool pool);
 
 /* =================================================================================================
  * Block pools

@@ -63,6 +63,7 @@ extern const np_test_suite np_suite_bad_input;
 extern const np_test_suite np_suite_memory;
 extern const np_test_suite np_suite_flags_batch_owns;
 extern const np_test_suite np_suite_hot_path;
+extern const np_test_suite np_suite_message_pool;
 
 /* The child half of H01 (test_hot_path.c), run when the binary is started with --probe-no-syscalls. */
 int np_probe_no_syscalls(void);

@@ -24,6 +24,7 @@ static const np_test_suite *const all_suites[] = {
     &np_suite_memory,
     &np_suite_flags_batch_owns,
     &np_suite_hot_path,
+    &np_suite_message_pool,
 };
 
 enum { MESSAGES_SHOWN_PER_TEST = 8, WORKER_STACK_BYTES = 256 * 1024 };

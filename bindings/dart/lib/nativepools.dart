@@ -1,4 +1,5 @@
-/// Fixed-size block pools in native memory (libnativepools) for Dart.
+/// Fixed-size block pools and size-classed message pools in native memory
+/// (libnativepools) for Dart.
 ///
 /// ```dart
 /// final pool = BlockPool.preset(PoolPreset.small);
@@ -6,6 +7,12 @@
 /// pool.bytes(block).fillRange(0, pool.blockSize, 7);
 /// pool.free(block);
 /// pool.destroy();
+///
+/// final messages = MessagePool.create();
+/// final buffer = messages.acquire(300); // from the 1 KiB class
+/// buffer.bytes.fillRange(0, 300, 1);
+/// messages.release(buffer.address);
+/// messages.destroy();
 /// ```
 ///
 /// Statuses are the primary error channel: every failure throws a
@@ -17,6 +24,8 @@ library;
 
 export 'src/exception.dart' show FreeBatchException, NativePoolsException;
 export 'src/library.dart' show NativePools;
+export 'src/message_pool.dart' show MessageBuffer, MessagePool;
+export 'src/message_stats.dart' show MessageClassStats, MessagePoolStats;
 export 'src/native.g.dart'
     show
         NP_E_BUFFER_TOO_SMALL,
@@ -32,6 +41,10 @@ export 'src/native.g.dart'
         NP_E_OUT_OF_MEMORY,
         NP_E_POOL_EXHAUSTED,
         NP_E_UNSUPPORTED_STRUCT_SIZE,
+        NP_MSGPOOL_DEFAULT_RETAIN_BYTES_PER_CLASS,
+        NP_MSGPOOL_DEFAULT_RETAIN_PER_CLASS,
+        NP_MSGPOOL_MAX_CLASSES,
+        NP_MSGPOOL_MAX_CLASS_SIZE,
         NP_OK,
         NP_POOL_MAX_ALIGNMENT,
         NP_POOL_MAX_BLOCK_SIZE,

@@ -1,15 +1,20 @@
-"""Python binding of libnativepools (ctypes): fixed-size block pools in native memory.
+"""Python binding of libnativepools (ctypes): fixed-size block pools and size-classed message
+pools in native memory.
 
-    from nativepools import Pool
+    from nativepools import MessagePool, Pool
     with Pool.preset("small") as pool:
         block = pool.alloc()          # an int address; use ctypes.memmove / ctypes.string_at
         pool.free(block)
+    with MessagePool() as messages:
+        address, capacity = messages.acquire(300)   # from the 1 KiB class: capacity 1024
+        messages.release(address)
 
 Constants (NP_OK, NP_E_*, NP_BLOCK_*, ...) live in nativepools.abi, the generated ABI module.
 """
 from . import _native as abi
 from ._loader import LIBRARY_ENV_VAR, load_library
 from .errors import NativePoolsError, last_error_message, text
+from .message_pool import DEFAULT_CLASS_SIZES, MessageClassStats, MessagePool, MessagePoolStats
 from .pool import PRESETS, Pool, PoolStats, ValidationReport
 
 
@@ -36,5 +41,6 @@ def status_message(status: int) -> str:
 __all__ = [
     "abi", "load_library", "LIBRARY_ENV_VAR", "NativePoolsError", "last_error_message",
     "Pool", "PoolStats", "ValidationReport", "PRESETS",
+    "MessagePool", "MessagePoolStats", "MessageClassStats", "DEFAULT_CLASS_SIZES",
     "version", "version_number", "status_name", "status_message",
 ]

@@ -32,6 +32,8 @@ NP_VERSION_NUMBER = 256
 np_status = ctypes.c_int32
 # Opaque handle of a block pool; 0 is never valid.
 np_pool = ctypes.c_uint64
+# Opaque handle of a message pool (size-classed message buffers); 0 is never valid.
+np_msgpool = ctypes.c_uint64
 
 
 # --------------------------------------------------------------------------------------------------
@@ -118,6 +120,24 @@ NP_BLOCK_NOT_OWNED = 0
 NP_BLOCK_ALLOCATED = 1
 # np_pool_owns result: a block of this pool, currently free.
 NP_BLOCK_FREE = 2
+
+
+# --------------------------------------------------------------------------------------------------
+# Message pool constants.
+# --------------------------------------------------------------------------------------------------
+# The most size classes one message pool has.
+NP_MSGPOOL_MAX_CLASSES = 16
+# The largest class size (16 MiB).
+NP_MSGPOOL_MAX_CLASS_SIZE = 16777216
+# Number of default size classes: 64, 264, 1024, 4096, 10240, 65536, 262144 and 1048576 bytes.
+NP_MSGPOOL_DEFAULT_CLASS_COUNT = 8
+# Default of np_msgpool_options.retain_per_class: free blocks each class keeps for reuse.
+NP_MSGPOOL_DEFAULT_RETAIN_PER_CLASS = 1024
+# Default of np_msgpool_options.retain_bytes_per_class: 64 MiB.
+NP_MSGPOOL_DEFAULT_RETAIN_BYTES_PER_CLASS = 67108864
+# Address space each class reserves (16 GiB): the most bytes of blocks, in flight and free, one
+# class holds.
+NP_MSGPOOL_CLASS_RANGE_BYTES = 17179869184
 
 
 # --------------------------------------------------------------------------------------------------
@@ -282,6 +302,197 @@ _expect_layout("offsetof(np_pool_validation, errors)", np_pool_validation.errors
 _expect_layout("offsetof(np_pool_validation, poison_violations)", np_pool_validation.poison_violations.offset, 40)
 
 
+class np_msgpool_options(ctypes.Structure):
+    """How a message pool is shaped. Fill with np_msgpool_options_init(), then adjust."""
+
+    _fields_ = [
+        # sizeof(np_msgpool_options); set by np_msgpool_options_init().
+        ("struct_size", ctypes.c_uint32),
+        # Entries in class_sizes, at most NP_MSGPOOL_MAX_CLASSES; 0 (with class_sizes NULL) picks
+        # the NP_MSGPOOL_DEFAULT_CLASS_COUNT default classes.
+        ("class_count", ctypes.c_uint32),
+        # Block size of each class in bytes, strictly ascending, 1 to NP_MSGPOOL_MAX_CLASS_SIZE;
+        # copied at creation; NULL when class_count is 0.
+        ("class_sizes", ctypes.POINTER(ctypes.c_uint32)),
+        # Free blocks each class keeps for reuse (0 keeps none); each class keeps
+        # min(retain_per_class, retain_bytes_per_class / class size). Releases beyond it are
+        # discarded.
+        ("retain_per_class", ctypes.c_uint64),
+        # Cap of the bytes of free blocks each class keeps; np_msgpool_options_init() sets 64 MiB.
+        ("retain_bytes_per_class", ctypes.c_uint64),
+        # Optional NUL-terminated UTF-8 name for diagnostics (classes show as "name/size"); copied
+        # at creation; may be NULL.
+        ("name", ctypes.c_char_p),
+    ]
+
+
+_expect_layout("sizeof(np_msgpool_options)", ctypes.sizeof(np_msgpool_options), 40)
+_expect_layout("offsetof(np_msgpool_options, struct_size)", np_msgpool_options.struct_size.offset, 0)
+_expect_layout("offsetof(np_msgpool_options, class_count)", np_msgpool_options.class_count.offset, 4)
+_expect_layout("offsetof(np_msgpool_options, class_sizes)", np_msgpool_options.class_sizes.offset, 8)
+_expect_layout("offsetof(np_msgpool_options, retain_per_class)", np_msgpool_options.retain_per_class.offset, 16)
+_expect_layout("offsetof(np_msgpool_options, retain_bytes_per_class)", np_msgpool_options.retain_bytes_per_class.offset, 24)
+_expect_layout("offsetof(np_msgpool_options, name)", np_msgpool_options.name.offset, 32)
+
+
+class np_msgpool_stats(ctypes.Structure):
+    """A message pool's totals: each field shared with np_msgpool_class_stats is the sum over the
+    classes. Set struct_size = sizeof(np_msgpool_stats) before the call."""
+
+    _fields_ = [
+        # sizeof(np_msgpool_stats), set by the caller.
+        ("struct_size", ctypes.c_uint32),
+        # Number of size classes.
+        ("class_count", ctypes.c_uint32),
+        # Committed blocks of every class, free or in flight.
+        ("capacity", ctypes.c_uint64),
+        # Bytes of block memory committed.
+        ("bytes_committed", ctypes.c_uint64),
+        # Messages acquired and not released.
+        ("in_flight", ctypes.c_uint64),
+        # Sum of the classes' peak_in_flight: an upper bound of the most messages ever in flight at
+        # once.
+        ("peak_in_flight", ctypes.c_uint64),
+        # Committed blocks not in flight: retained, cached by threads, or never handed out.
+        ("free_blocks", ctypes.c_uint64),
+        # Successful acquisitions (created + reused).
+        ("acquisitions", ctypes.c_uint64),
+        # Acquisitions served by a block handed out for the first time since its memory was
+        # committed.
+        ("created", ctypes.c_uint64),
+        # Acquisitions served by a retained block.
+        ("reused", ctypes.c_uint64),
+        # Successful releases (retained or discarded).
+        ("released", ctypes.c_uint64),
+        # Releases found over their class's retention limit.
+        ("discarded", ctypes.c_uint64),
+        # Acquisitions a class refused (NP_E_POOL_EXHAUSTED, NP_E_OUT_OF_MEMORY); oversize requests
+        # are counted in oversize_acquisitions.
+        ("failed_acquisitions", ctypes.c_uint64),
+        # Releases of blocks that were not in flight.
+        ("double_releases", ctypes.c_uint64),
+        # Releases of pointers inside a class's address range that are not blocks of it.
+        ("foreign_releases", ctypes.c_uint64),
+        # Releases of interior or misaligned pointers.
+        ("invalid_releases", ctypes.c_uint64),
+        # Chunks whose memory went back to the OS.
+        ("chunks_released", ctypes.c_uint64),
+        # Acquisitions refused because the size exceeds the largest class (no class sees them).
+        ("oversize_acquisitions", ctypes.c_uint64),
+        # Releases of non-NULL pointers outside every class's address range (no class sees them).
+        ("unowned_releases", ctypes.c_uint64),
+        # reused / acquisitions (0 when nothing was acquired).
+        ("reuse_rate", ctypes.c_double),
+    ]
+
+
+_expect_layout("sizeof(np_msgpool_stats)", ctypes.sizeof(np_msgpool_stats), 152)
+_expect_layout("offsetof(np_msgpool_stats, struct_size)", np_msgpool_stats.struct_size.offset, 0)
+_expect_layout("offsetof(np_msgpool_stats, class_count)", np_msgpool_stats.class_count.offset, 4)
+_expect_layout("offsetof(np_msgpool_stats, capacity)", np_msgpool_stats.capacity.offset, 8)
+_expect_layout("offsetof(np_msgpool_stats, bytes_committed)", np_msgpool_stats.bytes_committed.offset, 16)
+_expect_layout("offsetof(np_msgpool_stats, in_flight)", np_msgpool_stats.in_flight.offset, 24)
+_expect_layout("offsetof(np_msgpool_stats, peak_in_flight)", np_msgpool_stats.peak_in_flight.offset, 32)
+_expect_layout("offsetof(np_msgpool_stats, free_blocks)", np_msgpool_stats.free_blocks.offset, 40)
+_expect_layout("offsetof(np_msgpool_stats, acquisitions)", np_msgpool_stats.acquisitions.offset, 48)
+_expect_layout("offsetof(np_msgpool_stats, created)", np_msgpool_stats.created.offset, 56)
+_expect_layout("offsetof(np_msgpool_stats, reused)", np_msgpool_stats.reused.offset, 64)
+_expect_layout("offsetof(np_msgpool_stats, released)", np_msgpool_stats.released.offset, 72)
+_expect_layout("offsetof(np_msgpool_stats, discarded)", np_msgpool_stats.discarded.offset, 80)
+_expect_layout("offsetof(np_msgpool_stats, failed_acquisitions)", np_msgpool_stats.failed_acquisitions.offset, 88)
+_expect_layout("offsetof(np_msgpool_stats, double_releases)", np_msgpool_stats.double_releases.offset, 96)
+_expect_layout("offsetof(np_msgpool_stats, foreign_releases)", np_msgpool_stats.foreign_releases.offset, 104)
+_expect_layout("offsetof(np_msgpool_stats, invalid_releases)", np_msgpool_stats.invalid_releases.offset, 112)
+_expect_layout("offsetof(np_msgpool_stats, chunks_released)", np_msgpool_stats.chunks_released.offset, 120)
+_expect_layout("offsetof(np_msgpool_stats, oversize_acquisitions)", np_msgpool_stats.oversize_acquisitions.offset, 128)
+_expect_layout("offsetof(np_msgpool_stats, unowned_releases)", np_msgpool_stats.unowned_releases.offset, 136)
+_expect_layout("offsetof(np_msgpool_stats, reuse_rate)", np_msgpool_stats.reuse_rate.offset, 144)
+
+
+class np_msgpool_class_stats(ctypes.Structure):
+    """The counters of one size class. Set struct_size = sizeof(np_msgpool_class_stats) before the
+    call."""
+
+    _fields_ = [
+        # sizeof(np_msgpool_class_stats), set by the caller.
+        ("struct_size", ctypes.c_uint32),
+        # The class's index, as asked for.
+        ("class_index", ctypes.c_uint32),
+        # Usable bytes of each message of this class: the capacity np_msgpool_acquire() reports.
+        ("class_size", ctypes.c_uint64),
+        # Distance between block starts.
+        ("block_stride", ctypes.c_uint64),
+        # Free blocks the class keeps for reuse: min(retain_per_class, retain_bytes_per_class /
+        # class_size).
+        ("retain_limit", ctypes.c_uint64),
+        # Blocks per chunk, the unit in which memory is committed and given back (1 for classes of
+        # 16 KiB and more).
+        ("blocks_per_chunk", ctypes.c_uint64),
+        # Blocks per magazine: each thread caches at most two magazines of free blocks per class.
+        ("magazine_capacity", ctypes.c_uint64),
+        # Committed blocks, free or in flight.
+        ("capacity", ctypes.c_uint64),
+        # Bytes of block memory committed.
+        ("bytes_committed", ctypes.c_uint64),
+        # Messages acquired and not released.
+        ("in_flight", ctypes.c_uint64),
+        # Highest in_flight since creation or the last reset (exact with one thread; sampled at
+        # magazine exchanges with several, never above the truth).
+        ("peak_in_flight", ctypes.c_uint64),
+        # capacity - in_flight: retained, cached by threads, or never handed out.
+        ("free_blocks", ctypes.c_uint64),
+        # Successful acquisitions (created + reused).
+        ("acquisitions", ctypes.c_uint64),
+        # Acquisitions served by a block handed out for the first time since its memory was
+        # committed.
+        ("created", ctypes.c_uint64),
+        # Acquisitions served by a retained block.
+        ("reused", ctypes.c_uint64),
+        # Successful releases (retained or discarded).
+        ("released", ctypes.c_uint64),
+        # Releases found over the retention limit.
+        ("discarded", ctypes.c_uint64),
+        # Acquisitions refused (NP_E_POOL_EXHAUSTED, NP_E_OUT_OF_MEMORY).
+        ("failed_acquisitions", ctypes.c_uint64),
+        # Releases of blocks of this class that were not in flight.
+        ("double_releases", ctypes.c_uint64),
+        # Releases of pointers inside this class's address range that are not blocks of it.
+        ("foreign_releases", ctypes.c_uint64),
+        # Releases of interior or misaligned pointers of this class.
+        ("invalid_releases", ctypes.c_uint64),
+        # Chunks whose memory went back to the OS.
+        ("chunks_released", ctypes.c_uint64),
+        # reused / acquisitions (0 when nothing was acquired).
+        ("reuse_rate", ctypes.c_double),
+    ]
+
+
+_expect_layout("sizeof(np_msgpool_class_stats)", ctypes.sizeof(np_msgpool_class_stats), 176)
+_expect_layout("offsetof(np_msgpool_class_stats, struct_size)", np_msgpool_class_stats.struct_size.offset, 0)
+_expect_layout("offsetof(np_msgpool_class_stats, class_index)", np_msgpool_class_stats.class_index.offset, 4)
+_expect_layout("offsetof(np_msgpool_class_stats, class_size)", np_msgpool_class_stats.class_size.offset, 8)
+_expect_layout("offsetof(np_msgpool_class_stats, block_stride)", np_msgpool_class_stats.block_stride.offset, 16)
+_expect_layout("offsetof(np_msgpool_class_stats, retain_limit)", np_msgpool_class_stats.retain_limit.offset, 24)
+_expect_layout("offsetof(np_msgpool_class_stats, blocks_per_chunk)", np_msgpool_class_stats.blocks_per_chunk.offset, 32)
+_expect_layout("offsetof(np_msgpool_class_stats, magazine_capacity)", np_msgpool_class_stats.magazine_capacity.offset, 40)
+_expect_layout("offsetof(np_msgpool_class_stats, capacity)", np_msgpool_class_stats.capacity.offset, 48)
+_expect_layout("offsetof(np_msgpool_class_stats, bytes_committed)", np_msgpool_class_stats.bytes_committed.offset, 56)
+_expect_layout("offsetof(np_msgpool_class_stats, in_flight)", np_msgpool_class_stats.in_flight.offset, 64)
+_expect_layout("offsetof(np_msgpool_class_stats, peak_in_flight)", np_msgpool_class_stats.peak_in_flight.offset, 72)
+_expect_layout("offsetof(np_msgpool_class_stats, free_blocks)", np_msgpool_class_stats.free_blocks.offset, 80)
+_expect_layout("offsetof(np_msgpool_class_stats, acquisitions)", np_msgpool_class_stats.acquisitions.offset, 88)
+_expect_layout("offsetof(np_msgpool_class_stats, created)", np_msgpool_class_stats.created.offset, 96)
+_expect_layout("offsetof(np_msgpool_class_stats, reused)", np_msgpool_class_stats.reused.offset, 104)
+_expect_layout("offsetof(np_msgpool_class_stats, released)", np_msgpool_class_stats.released.offset, 112)
+_expect_layout("offsetof(np_msgpool_class_stats, discarded)", np_msgpool_class_stats.discarded.offset, 120)
+_expect_layout("offsetof(np_msgpool_class_stats, failed_acquisitions)", np_msgpool_class_stats.failed_acquisitions.offset, 128)
+_expect_layout("offsetof(np_msgpool_class_stats, double_releases)", np_msgpool_class_stats.double_releases.offset, 136)
+_expect_layout("offsetof(np_msgpool_class_stats, foreign_releases)", np_msgpool_class_stats.foreign_releases.offset, 144)
+_expect_layout("offsetof(np_msgpool_class_stats, invalid_releases)", np_msgpool_class_stats.invalid_releases.offset, 152)
+_expect_layout("offsetof(np_msgpool_class_stats, chunks_released)", np_msgpool_class_stats.chunks_released.offset, 160)
+_expect_layout("offsetof(np_msgpool_class_stats, reuse_rate)", np_msgpool_class_stats.reuse_rate.offset, 168)
+
+
 # --------------------------------------------------------------------------------------------------
 # Callbacks (ctypes.CFUNCTYPE prototypes)
 # --------------------------------------------------------------------------------------------------
@@ -352,6 +563,48 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     # most recent failure (which pool, which pointer, which limit) as NUL-terminated UTF-8,
     # truncated to fit, like snprintf.
     "np_last_error_message": (ctypes.c_size_t, [ctypes.c_char_p, ctypes.c_size_t]),
+
+    # Message pools
+    # np_msgpool_options_init(options): Fills options with defaults: the
+    # NP_MSGPOOL_DEFAULT_CLASS_COUNT default classes (class_count 0, class_sizes NULL),
+    # retain_per_class NP_MSGPOOL_DEFAULT_RETAIN_PER_CLASS, retain_bytes_per_class
+    # NP_MSGPOOL_DEFAULT_RETAIN_BYTES_PER_CLASS, no name.
+    "np_msgpool_options_init": (np_status, [ctypes.POINTER(np_msgpool_options)]),
+    # np_msgpool_create(options, pool): Creates a message pool: reserves 16 GiB of address space per
+    # class (no memory is committed until buffers are acquired or reserved).
+    "np_msgpool_create": (np_status, [
+        ctypes.POINTER(np_msgpool_options), ctypes.POINTER(np_msgpool)]),
+    # np_msgpool_destroy(pool): Destroys a message pool and returns all its memory and address space
+    # to the OS. Buffers still in flight become invalid at once; the handle becomes stale, so later
+    # calls with it return NP_E_INVALID_HANDLE. Destroying 0 is a no-op.
+    "np_msgpool_destroy": (np_status, [np_msgpool]),
+    # np_msgpool_acquire(pool, size, message, capacity): Takes a message buffer of at least size
+    # bytes from the smallest class whose size is at least size (size 0 gets the smallest class).
+    # O(classes) to pick the class, then O(1); takes no lock while the calling thread's magazine of
+    # the class holds a block.
+    "np_msgpool_acquire": (np_status, [
+        np_msgpool, ctypes.c_size_t, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)]),
+    # np_msgpool_release(pool, message): Returns a message buffer to its class. O(1): the class
+    # comes from the address; the buffer is neither read nor written. The block is kept for reuse,
+    # or discarded when the class holds more than its retain_limit free blocks (see the section
+    # above).
+    "np_msgpool_release": (np_status, [np_msgpool, ctypes.c_void_p]),
+    # np_msgpool_reserve(pool, size, count): Warm-up: grows the class that serves size until it
+    # holds at least count blocks, free and in flight together, and faults their pages in. Free
+    # blocks beyond the class's retain_limit stay until releases find the class over its limit.
+    "np_msgpool_reserve": (np_status, [np_msgpool, ctypes.c_size_t, ctypes.c_uint64]),
+    # np_msgpool_get_stats(pool, stats): Copies the pool's totals: the sum of every class's
+    # counters, plus oversize_acquisitions and unowned_releases. Exact when no other thread is
+    # operating; otherwise each field is a recent value.
+    "np_msgpool_get_stats": (np_status, [np_msgpool, ctypes.POINTER(np_msgpool_stats)]),
+    # np_msgpool_get_class_stats(pool, class_index, stats): Copies the counters of one size class.
+    # Exact when no other thread is operating on it; otherwise each field is a recent value.
+    "np_msgpool_get_class_stats": (np_status, [
+        np_msgpool, ctypes.c_uint32, ctypes.POINTER(np_msgpool_class_stats)]),
+    # np_msgpool_reset_stats(pool): Zeroes the event counters of every class and of the pool
+    # (acquisitions, releases, created, reused, discarded, failures, rejected releases); peaks
+    # restart from the current in_flight.
+    "np_msgpool_reset_stats": (np_status, [np_msgpool]),
 
     # Block pools
     # np_pool_options_init(options): Fills options with defaults: block_size 0 (must be set),

@@ -257,7 +257,11 @@ public sealed unsafe partial class BlockPool
             if (empty is null)
                 return LastError.Set(NpStatus.OutOfMemory, "no memory for a magazine of pool '{s}'", subject: Label);
             ReportPeakLocked(cache);
+            int incoming = previous->Count;
             PushFullLocked(previous);
+            // May take blocks (even this whole magazine) back out of the depot: cache.Previous is
+            // replaced below, so nothing refers to the magazine as the cache's any more.
+            if (_retainLimit >= 0) EnforceRetentionLocked(incoming);
             cache.Previous = cache.Loaded;
             cache.Loaded = empty;
             return NpStatus.Ok;
@@ -432,6 +436,16 @@ public sealed unsafe partial class BlockPool
     private long FindReleasedChunkLocked()
     {
         if (_activeChunks == _committedChunks) return -1;
+        // Released chunks all lie at or above the hint (ReleaseChunkLocked lowers it), so pools that
+        // release and recommit single chunks all the time do not rescan from chunk 0.
+        for (long c = _releasedChunkHint; c < _committedChunks; c++)
+        {
+            if (_chunkStates[c] == ChunkReleased)
+            {
+                _releasedChunkHint = c + 1;
+                return c;
+            }
+        }
         for (long c = 0; c < _committedChunks; c++)
             if (_chunkStates[c] == ChunkReleased) return c;
         return -1;
@@ -450,7 +464,9 @@ public sealed unsafe partial class BlockPool
         ulong page = VirtualMemory.PageSize;
         ulong from = VirtualMemory.AlignDown((nuint)((ulong)first * _stride), (nuint)page);
         ulong to = Math.Min(VirtualMemory.AlignUp((nuint)((ulong)end * _stride), (nuint)page), VirtualMemory.AlignUp((nuint)_blocksReservedBytes, (nuint)page));
-        if (!VirtualMemory.Commit((nint)(_blocks + from), (nuint)(to - from))) return false;
+        // Chunks released with KeepMappingOnRelease are still mapped read/write: no mprotect needed.
+        bool mapped = _keepMappingOnRelease && firstChunk + count <= _committedChunks;
+        if (!mapped && !VirtualMemory.Commit((nint)(_blocks + from), (nuint)(to - from))) return false;
         // Fault the pages in now, in one call, rather than one fault per page on first use.
         VirtualMemory.Prefault((nint)(_blocks + from), (nuint)(to - from));
 

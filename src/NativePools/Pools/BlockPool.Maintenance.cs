@@ -49,71 +49,90 @@ public sealed unsafe partial class BlockPool
             if (_committedChunks == 0) return NpStatus.Ok;
             ReclaimDeadCachesLocked();
             FlushCallerCacheLocked();
-            long blocks = CommittedBlocks;
-            int* freeInChunk = (int*)NativeMemory.AllocZeroed((nuint)_committedChunks, sizeof(int));
-            try
-            {
-                for (Magazine* m = _fullMagazines; m is not null; m = m->Next)
-                {
-                    int* rounds = Magazine.Rounds(m);
-                    for (int r = 0; r < m->Count; r++)
-                    {
-                        int index = rounds[r];
-                        if ((uint)index >= (ulong)blocks || _chunkStates[index / _blocksPerChunk] != ChunkActive)
-                            return LastError.Set(NpStatus.Corrupted, "a magazine of pool '{s}' holds block {0}, outside the active chunks (run validate)", index, subject: Label);
-                        freeInChunk[index / _blocksPerChunk]++;
-                    }
-                }
-                // Fresh blocks are free too: whole chunks beyond the one holding _freshNext, part of that one.
-                for (long b = _freshNext; b < _freshEnd;)
-                {
-                    long c = b / _blocksPerChunk;
-                    long chunkEnd = Math.Min((c + 1) * _blocksPerChunk, _freshEnd);
-                    freeInChunk[c] += (int)(chunkEnd - b);
-                    b = chunkEnd;
-                }
-                bool any = false;
-                for (long c = 0; c < _committedChunks; c++)
-                {
-                    if (_chunkStates[c] == ChunkActive && freeInChunk[c] == ChunkBlockCount(c))
-                    {
-                        freeInChunk[c] = -1; // marks "release"
-                        any = true;
-                    }
-                }
-                if (!any) return NpStatus.Ok;
+            return TrimChunksLocked(budget: long.MaxValue, out bytesReleased);
+        }
+    }
 
-                // Take the released chunks' blocks out of the depot's magazines, compacting each in place.
-                Magazine* list = _fullMagazines;
-                _fullMagazines = null;
-                _depotBlocks = 0;
-                while (list is not null)
-                {
-                    Magazine* m = list;
-                    list = m->Next;
-                    int* rounds = Magazine.Rounds(m);
-                    int kept = 0;
-                    for (int r = 0; r < m->Count; r++)
-                        if (freeInChunk[rounds[r] / _blocksPerChunk] != -1) rounds[kept++] = rounds[r];
-                    m->Count = kept;
-                    RetireMagazineLocked(m);
-                }
-                // Every chunk wholly inside the fresh range was entirely free, hence released; what
-                // stays fresh is the rest of the chunk holding _freshNext, unless it went too.
-                if (_freshNext != _freshEnd)
-                {
-                    long c = _freshNext / _blocksPerChunk;
-                    if (freeInChunk[c] == -1) _freshNext = _freshEnd = 0;
-                    else _freshEnd = Math.Min(_freshEnd, c * _blocksPerChunk + ChunkBlockCount(c));
-                }
-                for (long c = 0; c < _committedChunks; c++)
-                    if (freeInChunk[c] == -1) bytesReleased += ReleaseChunkLocked(c);
-                return NpStatus.Ok;
-            }
-            finally
+    /// <summary>
+    /// Releases chunks whose blocks are all free in the depot (magazines or the fresh range), at most
+    /// <paramref name="budget"/> blocks' worth, lowest chunks first. Blocks cached by threads count as in use.
+    /// </summary>
+    private NpStatus TrimChunksLocked(long budget, out ulong bytesReleased)
+    {
+        bytesReleased = 0;
+        if (_committedChunks == 0) return NpStatus.Ok;
+        long blocks = CommittedBlocks;
+        int* freeInChunk = (int*)NativeMemory.AllocZeroed((nuint)_committedChunks, sizeof(int));
+        try
+        {
+            for (Magazine* m = _fullMagazines; m is not null; m = m->Next)
             {
-                NativeMemory.Free(freeInChunk);
+                int* rounds = Magazine.Rounds(m);
+                for (int r = 0; r < m->Count; r++)
+                {
+                    int index = rounds[r];
+                    if ((uint)index >= (ulong)blocks || _chunkStates[index / _blocksPerChunk] != ChunkActive)
+                        return LastError.Set(NpStatus.Corrupted, "a magazine of pool '{s}' holds block {0}, outside the active chunks (run validate)", index, subject: Label);
+                    freeInChunk[index / _blocksPerChunk]++;
+                }
             }
+            // Fresh blocks are free too: whole chunks beyond the one holding _freshNext, part of that one.
+            for (long b = _freshNext; b < _freshEnd;)
+            {
+                long c = b / _blocksPerChunk;
+                long chunkEnd = Math.Min((c + 1) * _blocksPerChunk, _freshEnd);
+                freeInChunk[c] += (int)(chunkEnd - b);
+                b = chunkEnd;
+            }
+            // A partial trim (a budget) leaves chunks holding fresh blocks alone: releasing some of
+            // them could split the fresh range, which must stay one contiguous run.
+            bool partial = budget != long.MaxValue;
+            long freshFirst = _freshNext != _freshEnd ? _freshNext / _blocksPerChunk : long.MaxValue;
+            long freshLast = _freshNext != _freshEnd ? (_freshEnd - 1) / _blocksPerChunk : -1;
+            bool any = false;
+            for (long c = 0; c < _committedChunks; c++)
+            {
+                if (partial && c >= freshFirst && c <= freshLast) continue;
+                if (_chunkStates[c] == ChunkActive && freeInChunk[c] == ChunkBlockCount(c) && ChunkBlockCount(c) <= budget)
+                {
+                    freeInChunk[c] = -1; // marks "release"
+                    budget -= ChunkBlockCount(c);
+                    any = true;
+                }
+            }
+            if (!any) return NpStatus.Ok;
+
+            // Take the released chunks' blocks out of the depot's magazines, compacting each in place.
+            Magazine* list = _fullMagazines;
+            _fullMagazines = null;
+            _depotBlocks = 0;
+            while (list is not null)
+            {
+                Magazine* m = list;
+                list = m->Next;
+                int* rounds = Magazine.Rounds(m);
+                int kept = 0;
+                for (int r = 0; r < m->Count; r++)
+                    if (freeInChunk[rounds[r] / _blocksPerChunk] != -1) rounds[kept++] = rounds[r];
+                m->Count = kept;
+                RetireMagazineLocked(m);
+            }
+            // Every chunk wholly inside the fresh range was entirely free, hence released; what
+            // stays fresh is the rest of the chunk holding _freshNext, unless it went too.
+            // (A partial trim released no chunk holding fresh blocks: the fresh range stays as it is.)
+            if (_freshNext != _freshEnd && !partial)
+            {
+                long c = _freshNext / _blocksPerChunk;
+                if (freeInChunk[c] == -1) _freshNext = _freshEnd = 0;
+                else _freshEnd = Math.Min(_freshEnd, c * _blocksPerChunk + ChunkBlockCount(c));
+            }
+            for (long c = 0; c < _committedChunks; c++)
+                if (freeInChunk[c] == -1) bytesReleased += ReleaseChunkLocked(c);
+            return NpStatus.Ok;
+        }
+        finally
+        {
+            NativeMemory.Free(freeInChunk);
         }
     }
 
@@ -161,10 +180,12 @@ public sealed unsafe partial class BlockPool
         {
             if (pageFrom > from) new Span<byte>(_blocks + from, (int)(pageFrom - from)).Clear();
             if (to > pageTo) new Span<byte>(_blocks + pageTo, (int)(to - pageTo)).Clear();
-            VirtualMemory.Decommit((nint)(_blocks + pageFrom), (nuint)(pageTo - pageFrom));
+            if (_keepMappingOnRelease) VirtualMemory.Discard((nint)(_blocks + pageFrom), (nuint)(pageTo - pageFrom));
+            else VirtualMemory.Decommit((nint)(_blocks + pageFrom), (nuint)(pageTo - pageFrom));
         }
         new Span<byte>(_blockStates + first, (int)(end - first)).Fill(StateFresh);
         _chunkStates[chunk] = ChunkReleased;
+        if (chunk < _releasedChunkHint) _releasedChunkHint = chunk;
         _activeChunks--;
         _capacity -= end - first;
         _chunksReleased++;
@@ -384,7 +405,12 @@ public sealed unsafe partial class BlockPool
         lock (_lock)
         {
             // Stats show where blocks really are: those of exited threads are back in the depot.
-            if (!_disposed) ReclaimDeadCachesLocked();
+            if (!_disposed)
+            {
+                ReclaimDeadCachesLocked();
+                // The caches of exited threads may have brought the free blocks over the retention limit.
+                if (_retainLimit >= 0) EnforceRetentionLocked(incoming: 0);
+            }
             ReadCountersLocked(out long created, out long reused, out long frees);
             long inUse = created + reused - frees;
             // As at an exchange: a single thread's own highest count since its last sample is exact.
@@ -434,6 +460,7 @@ public sealed unsafe partial class BlockPool
             _baseForeignFrees = Volatile.Read(ref _foreignFrees);
             _baseInvalidFrees = Volatile.Read(ref _invalidFrees);
             _basePoison = Volatile.Read(ref _poisonViolations);
+            _baseDiscarded = _discarded;
             _peakInUse = created + reused - frees;
             _peakEpoch++;
         }

@@ -97,7 +97,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     /// <summary>Block indices per magazine; each thread caches at most two magazines per pool.</summary>
     public int MagazineCapacity => _magazineCapacity;
 
-    private BlockPool(in BlockPoolOptions o, ulong alignment, ulong stride, long blocksPerChunk, long blockLimit,
+    private BlockPool(in BlockPoolOptions o, in BlockPoolTuning tuning, ulong alignment, ulong stride, long blocksPerChunk, long blockLimit,
         byte* blocks, ulong blocksReservedBytes, byte* meta, ulong metaReservedBytes)
     {
         Name = o.Name;
@@ -113,6 +113,10 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
         _touchesBlocks = (o.Flags & (BlockPoolFlags.ZeroOnAlloc | BlockPoolFlags.PoisonOnFree)) != 0;
         _fixedGrowth = o.GrowthBlocks != 0;
         _magazineCapacity = MagazineCapacityFor(stride, blockLimit);
+        if (tuning.MagazineCapacityLimit > 0) _magazineCapacity = Math.Min(_magazineCapacity, tuning.MagazineCapacityLimit);
+        _ownsReservation = tuning.Reservation == 0;
+        _keepMappingOnRelease = tuning.KeepMappingOnRelease;
+        _retainLimit = tuning.RetainFreeBlocks;
         _blocks = blocks;
         _blocksReservedBytes = blocksReservedBytes;
         _metaReservedBytes = metaReservedBytes;
@@ -143,7 +147,15 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     /// Creates a pool. Returns <see cref="NpStatus.Ok"/> and the pool, or an error status with the
     /// thread's <see cref="LastError"/> detail set.
     /// </summary>
-    public static NpStatus Create(in BlockPoolOptions options, out BlockPool? pool)
+    public static NpStatus Create(in BlockPoolOptions options, out BlockPool? pool) =>
+        Create(options, BlockPoolTuning.Default, out pool);
+
+    /// <summary>
+    /// <see cref="Create(in BlockPoolOptions, out BlockPool?)"/> with the extra shaping other core types
+    /// use (see <see cref="BlockPoolTuning"/>). A reservation given in <paramref name="tuning"/> stays the
+    /// caller's: the pool never unmaps it, on failure or at dispose.
+    /// </summary>
+    internal static NpStatus Create(in BlockPoolOptions options, in BlockPoolTuning tuning, out BlockPool? pool)
     {
         pool = null;
         BlockPoolOptions o = options;
@@ -162,9 +174,15 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
             return LastError.Set(NpStatus.InvalidArgument, "unknown flag bits {x0}", (long)(o.Flags & ~BlockPoolOptions.KnownFlags));
 
         ulong stride = (o.BlockSize + alignment - 1) & ~(alignment - 1);
+        bool placed = tuning.Reservation != 0;
+        ulong reservationCeiling = placed ? tuning.ReservationBytes : BlockPoolOptions.UnboundedReservationBytes;
         long blockLimit = o.MaxBlocks != 0
             ? (long)o.MaxBlocks
-            : (long)Math.Min(BlockPoolOptions.MaxBlockCount, BlockPoolOptions.UnboundedReservationBytes / stride);
+            : (long)Math.Min(BlockPoolOptions.MaxBlockCount, reservationCeiling / stride);
+        if (placed && (blockLimit == 0 || (ulong)blockLimit * stride > tuning.ReservationBytes))
+            return LastError.Set(NpStatus.InvalidArgument, "{0} blocks of stride {1} do not fit the pool's address range", blockLimit, (long)stride);
+        if (placed && ((ulong)tuning.Reservation & (alignment - 1)) != 0)
+            return LastError.Set(NpStatus.InvalidArgument, "the pool's address range {x0} is not aligned to {1}", tuning.Reservation, (long)alignment);
         if (o.InitialBlocks > (ulong)blockLimit)
             return LastError.Set(NpStatus.InvalidArgument, "initial_blocks {0} exceeds the pool's limit of {1} blocks", (long)o.InitialBlocks, blockLimit);
         if (o.GrowthBlocks > BlockPoolOptions.MaxBlockCount)
@@ -174,24 +192,24 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
             : (long)Math.Max(1, (BlockPoolOptions.DefaultGrowthBytes + stride - 1) / stride);
         blocksPerChunk = Math.Min(blocksPerChunk, blockLimit);
 
-        ulong blocksBytes = (ulong)blockLimit * stride;
+        ulong blocksBytes = placed ? tuning.ReservationBytes : (ulong)blockLimit * stride;
         long chunkLimit = (blockLimit + blocksPerChunk - 1) / blocksPerChunk;
         var layout = new MetaLayout(chunkLimit, blockLimit);
 
-        nint blocks = VirtualMemory.Reserve((nuint)blocksBytes, (nuint)alignment);
+        nint blocks = placed ? tuning.Reservation : VirtualMemory.Reserve((nuint)blocksBytes, (nuint)alignment);
         if (blocks == 0)
             return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of address space failed (errno {1})", (long)blocksBytes, VirtualMemory.LastErrno);
         nint meta = VirtualMemory.Reserve((nuint)layout.TotalBytes, 64);
         if (meta == 0)
         {
-            VirtualMemory.Release(blocks, (nuint)blocksBytes);
+            if (!placed) VirtualMemory.Release(blocks, (nuint)blocksBytes);
             return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of metadata failed (errno {1})", (long)layout.TotalBytes, VirtualMemory.LastErrno);
         }
         // No MADV_HUGEPAGE: with the usual defrag=madvise setting it makes faults wait for direct
         // compaction. Measured here, populating 264 MiB took 39-427 ms with huge pages and a
         // steady 81-96 ms with 4 KiB pages (growth prefaults with MADV_POPULATE_WRITE).
 
-        var created = new BlockPool(o, alignment, stride, blocksPerChunk, blockLimit,
+        var created = new BlockPool(o, tuning, alignment, stride, blocksPerChunk, blockLimit,
             (byte*)blocks, blocksBytes, (byte*)meta, layout.TotalBytes);
         if (o.InitialBlocks > 0)
         {
@@ -467,7 +485,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
             Volatile.Write(ref *_highWaterBlocks, 0);
             FreeAllMagazinesLocked();
             _caches.Clear();
-            VirtualMemory.Release((nint)_blocks, (nuint)_blocksReservedBytes);
+            if (_ownsReservation) VirtualMemory.Release((nint)_blocks, (nuint)_blocksReservedBytes);
             VirtualMemory.Release((nint)_chunkStates, (nuint)_metaReservedBytes);
             if (id >= 0) PoolIds.Return(id);
         }

@@ -20,6 +20,9 @@ public sealed unsafe class AbiLayoutTests
         ["np_pool_options"] = typeof(NpPoolOptions),
         ["np_pool_stats"] = typeof(NpPoolStats),
         ["np_pool_validation"] = typeof(NpPoolValidation),
+        ["np_msgpool_options"] = typeof(NpMsgPoolOptions),
+        ["np_msgpool_stats"] = typeof(NpMsgPoolStats),
+        ["np_msgpool_class_stats"] = typeof(NpMsgPoolClassStats),
     };
 
     [Test]
@@ -97,7 +100,7 @@ public sealed unsafe class AbiLayoutTests
                 Assert.That(defines.TryGetValue(name, out long value), Is.True, $"{name} is defined");
                 Assert.That(value, Is.EqualTo((long)status), name);
             }
-            foreach (FieldInfo constant in typeof(NpConstants).GetFields())
+            foreach (FieldInfo constant in typeof(NpConstants).GetFields().Concat(typeof(NpMsgPoolConstants).GetFields()))
             {
                 Assert.That(defines.TryGetValue(constant.Name, out long value), Is.True, $"{constant.Name} is defined");
                 Assert.That(value, Is.EqualTo(Convert.ToInt64(constant.GetValue(null))), constant.Name);
@@ -133,7 +136,7 @@ public sealed unsafe class AbiLayoutTests
     private static bool Matches(string cType, Type type) => cType.Replace("const ", "").Trim() switch
     {
         var t when t.EndsWith('*') => type.IsPointer,
-        "np_pool" or "uint64_t" => type == typeof(ulong),
+        "np_pool" or "np_msgpool" or "uint64_t" => type == typeof(ulong),
         "np_status" or "int32_t" => type == typeof(int),
         "uint32_t" => type == typeof(uint),
         "size_t" => type == typeof(nuint),

@@ -36,6 +36,9 @@ typedef np_status = Int32;
 /// Opaque handle of a block pool; 0 is never valid.
 typedef np_pool = Uint64;
 
+/// Opaque handle of a message pool (size-classed message buffers); 0 is never valid.
+typedef np_msgpool = Uint64;
+
 // -------------------------------------------------------------------------------------------------
 // Status codes (np_status). 0 is success, negatives are errors.
 // -------------------------------------------------------------------------------------------------
@@ -147,6 +150,29 @@ const int NP_BLOCK_ALLOCATED = 1;
 
 /// np_pool_owns result: a block of this pool, currently free.
 const int NP_BLOCK_FREE = 2;
+
+// -------------------------------------------------------------------------------------------------
+// Message pool constants.
+// -------------------------------------------------------------------------------------------------
+
+/// The most size classes one message pool has.
+const int NP_MSGPOOL_MAX_CLASSES = 16;
+
+/// The largest class size (16 MiB).
+const int NP_MSGPOOL_MAX_CLASS_SIZE = 16777216;
+
+/// Number of default size classes: 64, 264, 1024, 4096, 10240, 65536, 262144 and 1048576 bytes.
+const int NP_MSGPOOL_DEFAULT_CLASS_COUNT = 8;
+
+/// Default of np_msgpool_options.retain_per_class: free blocks each class keeps for reuse.
+const int NP_MSGPOOL_DEFAULT_RETAIN_PER_CLASS = 1024;
+
+/// Default of np_msgpool_options.retain_bytes_per_class: 64 MiB.
+const int NP_MSGPOOL_DEFAULT_RETAIN_BYTES_PER_CLASS = 67108864;
+
+/// Address space each class reserves (16 GiB): the most bytes of blocks, in flight and free, one
+/// class holds.
+const int NP_MSGPOOL_CLASS_RANGE_BYTES = 17179869184;
 
 // -------------------------------------------------------------------------------------------------
 // np_pool_options (56 bytes)
@@ -328,35 +354,230 @@ final class np_pool_validation extends Struct {
 }
 
 // -------------------------------------------------------------------------------------------------
-// Callbacks: functions the caller implements and the library calls
+// np_msgpool_options (40 bytes)
 // -------------------------------------------------------------------------------------------------
 
-/// Serves one request of a route added with np_server_add_route: reads request_length bytes at
-/// request, writes the reply (up to response_capacity bytes) to response, and sets *response_length
-/// to the number of bytes written.
-///
-/// - `user_data`: The user_data given to np_server_add_route, passed through untouched.
-/// - `route_id`: The id np_server_add_route returned for the route, so one handler can serve
-///   several routes.
-/// - `request`: The request bytes; valid only until the handler returns.
-/// - `request_length`: Bytes at request.
-/// - `response`: Where to write the reply; valid only until the handler returns.
-/// - `response_capacity`: Bytes available at response; the handler writes no more.
-/// - `response_length`: Receives the number of bytes written to response (at most
-///   response_capacity).
-///
-/// Returns: NP_OK to send the response; a negative np_status makes the client's call fail with
-/// NP_E_HANDLER_FAILED.
-///
-/// Runs on a server worker thread, not on the thread that added the route. It must not call
-/// np_server_stop or np_server_destroy on its own server.
-typedef np_handler_fn_native = Int32 Function(Pointer<Void> user_data, Uint32 route_id, Pointer<Uint8> request, Uint32 request_length, Pointer<Uint8> response, Uint32 response_capacity, Pointer<Uint32> response_length);
+/// How a message pool is shaped. Fill with np_msgpool_options_init(), then adjust.
+final class np_msgpool_options extends Struct {
+  /// sizeof(np_msgpool_options); set by np_msgpool_options_init().
+  @Uint32()
+  external int struct_size;
 
-/// [np_handler_fn_native] as Dart code implements it.
-typedef np_handler_fn_dart = int Function(Pointer<Void> user_data, int route_id, Pointer<Uint8> request, int request_length, Pointer<Uint8> response, int response_capacity, Pointer<Uint32> response_length);
+  /// Entries in class_sizes, at most NP_MSGPOOL_MAX_CLASSES; 0 (with class_sizes NULL) picks the
+  /// NP_MSGPOOL_DEFAULT_CLASS_COUNT default classes.
+  @Uint32()
+  external int class_count;
 
-/// The C type `np_handler_fn`: a pointer to a native [np_handler_fn_native].
-typedef np_handler_fn = Pointer<NativeFunction<np_handler_fn_native>>;
+  /// Block size of each class in bytes, strictly ascending, 1 to NP_MSGPOOL_MAX_CLASS_SIZE; copied
+  /// at creation; NULL when class_count is 0.
+  external Pointer<Uint32> class_sizes;
+
+  /// Free blocks each class keeps for reuse (0 keeps none); each class keeps min(retain_per_class,
+  /// retain_bytes_per_class / class size). Releases beyond it are discarded.
+  @Uint64()
+  external int retain_per_class;
+
+  /// Cap of the bytes of free blocks each class keeps; np_msgpool_options_init() sets 64 MiB.
+  @Uint64()
+  external int retain_bytes_per_class;
+
+  /// Optional NUL-terminated UTF-8 name for diagnostics (classes show as "name/size"); copied at
+  /// creation; may be NULL.
+  external Pointer<Uint8> name;
+}
+
+// -------------------------------------------------------------------------------------------------
+// np_msgpool_stats (152 bytes)
+// -------------------------------------------------------------------------------------------------
+
+/// A message pool's totals: each field shared with np_msgpool_class_stats is the sum over the
+/// classes. Set struct_size = sizeof(np_msgpool_stats) before the call.
+final class np_msgpool_stats extends Struct {
+  /// sizeof(np_msgpool_stats), set by the caller.
+  @Uint32()
+  external int struct_size;
+
+  /// Number of size classes.
+  @Uint32()
+  external int class_count;
+
+  /// Committed blocks of every class, free or in flight.
+  @Uint64()
+  external int capacity;
+
+  /// Bytes of block memory committed.
+  @Uint64()
+  external int bytes_committed;
+
+  /// Messages acquired and not released.
+  @Uint64()
+  external int in_flight;
+
+  /// Sum of the classes' peak_in_flight: an upper bound of the most messages ever in flight at
+  /// once.
+  @Uint64()
+  external int peak_in_flight;
+
+  /// Committed blocks not in flight: retained, cached by threads, or never handed out.
+  @Uint64()
+  external int free_blocks;
+
+  /// Successful acquisitions (created + reused).
+  @Uint64()
+  external int acquisitions;
+
+  /// Acquisitions served by a block handed out for the first time since its memory was committed.
+  @Uint64()
+  external int created;
+
+  /// Acquisitions served by a retained block.
+  @Uint64()
+  external int reused;
+
+  /// Successful releases (retained or discarded).
+  @Uint64()
+  external int released;
+
+  /// Releases found over their class's retention limit.
+  @Uint64()
+  external int discarded;
+
+  /// Acquisitions a class refused (NP_E_POOL_EXHAUSTED, NP_E_OUT_OF_MEMORY); oversize requests are
+  /// counted in oversize_acquisitions.
+  @Uint64()
+  external int failed_acquisitions;
+
+  /// Releases of blocks that were not in flight.
+  @Uint64()
+  external int double_releases;
+
+  /// Releases of pointers inside a class's address range that are not blocks of it.
+  @Uint64()
+  external int foreign_releases;
+
+  /// Releases of interior or misaligned pointers.
+  @Uint64()
+  external int invalid_releases;
+
+  /// Chunks whose memory went back to the OS.
+  @Uint64()
+  external int chunks_released;
+
+  /// Acquisitions refused because the size exceeds the largest class (no class sees them).
+  @Uint64()
+  external int oversize_acquisitions;
+
+  /// Releases of non-NULL pointers outside every class's address range (no class sees them).
+  @Uint64()
+  external int unowned_releases;
+
+  /// reused / acquisitions (0 when nothing was acquired).
+  @Double()
+  external double reuse_rate;
+}
+
+// -------------------------------------------------------------------------------------------------
+// np_msgpool_class_stats (176 bytes)
+// -------------------------------------------------------------------------------------------------
+
+/// The counters of one size class. Set struct_size = sizeof(np_msgpool_class_stats) before the
+/// call.
+final class np_msgpool_class_stats extends Struct {
+  /// sizeof(np_msgpool_class_stats), set by the caller.
+  @Uint32()
+  external int struct_size;
+
+  /// The class's index, as asked for.
+  @Uint32()
+  external int class_index;
+
+  /// Usable bytes of each message of this class: the capacity np_msgpool_acquire() reports.
+  @Uint64()
+  external int class_size;
+
+  /// Distance between block starts.
+  @Uint64()
+  external int block_stride;
+
+  /// Free blocks the class keeps for reuse: min(retain_per_class, retain_bytes_per_class /
+  /// class_size).
+  @Uint64()
+  external int retain_limit;
+
+  /// Blocks per chunk, the unit in which memory is committed and given back (1 for classes of 16
+  /// KiB and more).
+  @Uint64()
+  external int blocks_per_chunk;
+
+  /// Blocks per magazine: each thread caches at most two magazines of free blocks per class.
+  @Uint64()
+  external int magazine_capacity;
+
+  /// Committed blocks, free or in flight.
+  @Uint64()
+  external int capacity;
+
+  /// Bytes of block memory committed.
+  @Uint64()
+  external int bytes_committed;
+
+  /// Messages acquired and not released.
+  @Uint64()
+  external int in_flight;
+
+  /// Highest in_flight since creation or the last reset (exact with one thread; sampled at magazine
+  /// exchanges with several, never above the truth).
+  @Uint64()
+  external int peak_in_flight;
+
+  /// capacity - in_flight: retained, cached by threads, or never handed out.
+  @Uint64()
+  external int free_blocks;
+
+  /// Successful acquisitions (created + reused).
+  @Uint64()
+  external int acquisitions;
+
+  /// Acquisitions served by a block handed out for the first time since its memory was committed.
+  @Uint64()
+  external int created;
+
+  /// Acquisitions served by a retained block.
+  @Uint64()
+  external int reused;
+
+  /// Successful releases (retained or discarded).
+  @Uint64()
+  external int released;
+
+  /// Releases found over the retention limit.
+  @Uint64()
+  external int discarded;
+
+  /// Acquisitions refused (NP_E_POOL_EXHAUSTED, NP_E_OUT_OF_MEMORY).
+  @Uint64()
+  external int failed_acquisitions;
+
+  /// Releases of blocks of this class that were not in flight.
+  @Uint64()
+  external int double_releases;
+
+  /// Releases of pointers inside this class's address range that are not blocks of it.
+  @Uint64()
+  external int foreign_releases;
+
+  /// Releases of interior or misaligned pointers of this class.
+  @Uint64()
+  external int invalid_releases;
+
+  /// Chunks whose memory went back to the OS.
+  @Uint64()
+  external int chunks_released;
+
+  /// reused / acquisitions (0 when nothing was acquired).
+  @Double()
+  external double reuse_rate;
+}
 
 // -------------------------------------------------------------------------------------------------
 // Function signatures: native (C) and Dart
@@ -379,6 +600,33 @@ typedef _np_last_error_status_dart = int Function();
 
 typedef _np_last_error_message_native = Size Function(Pointer<Uint8> buffer, Size capacity);
 typedef _np_last_error_message_dart = int Function(Pointer<Uint8> buffer, int capacity);
+
+typedef _np_msgpool_options_init_native = Int32 Function(Pointer<np_msgpool_options> options);
+typedef _np_msgpool_options_init_dart = int Function(Pointer<np_msgpool_options> options);
+
+typedef _np_msgpool_create_native = Int32 Function(Pointer<np_msgpool_options> options, Pointer<Uint64> pool);
+typedef _np_msgpool_create_dart = int Function(Pointer<np_msgpool_options> options, Pointer<Uint64> pool);
+
+typedef _np_msgpool_destroy_native = Int32 Function(Uint64 pool);
+typedef _np_msgpool_destroy_dart = int Function(int pool);
+
+typedef _np_msgpool_acquire_native = Int32 Function(Uint64 pool, Size size, Pointer<Pointer<Void>> message, Pointer<Size> capacity);
+typedef _np_msgpool_acquire_dart = int Function(int pool, int size, Pointer<Pointer<Void>> message, Pointer<Size> capacity);
+
+typedef _np_msgpool_release_native = Int32 Function(Uint64 pool, Pointer<Void> message);
+typedef _np_msgpool_release_dart = int Function(int pool, Pointer<Void> message);
+
+typedef _np_msgpool_reserve_native = Int32 Function(Uint64 pool, Size size, Uint64 count);
+typedef _np_msgpool_reserve_dart = int Function(int pool, int size, int count);
+
+typedef _np_msgpool_get_stats_native = Int32 Function(Uint64 pool, Pointer<np_msgpool_stats> stats);
+typedef _np_msgpool_get_stats_dart = int Function(int pool, Pointer<np_msgpool_stats> stats);
+
+typedef _np_msgpool_get_class_stats_native = Int32 Function(Uint64 pool, Uint32 class_index, Pointer<np_msgpool_class_stats> stats);
+typedef _np_msgpool_get_class_stats_dart = int Function(int pool, int class_index, Pointer<np_msgpool_class_stats> stats);
+
+typedef _np_msgpool_reset_stats_native = Int32 Function(Uint64 pool);
+typedef _np_msgpool_reset_stats_dart = int Function(int pool);
 
 typedef _np_pool_options_init_native = Int32 Function(Pointer<np_pool_options> options);
 typedef _np_pool_options_init_dart = int Function(Pointer<np_pool_options> options);
@@ -474,6 +722,89 @@ final class NativePoolsBindings {
   /// Returns: The full message length in bytes, without the NUL (0 when there was no failure).
   late final np_last_error_message =
       dynamicLibrary.lookupFunction<_np_last_error_message_native, _np_last_error_message_dart>('np_last_error_message');
+
+  // Message pools
+
+  /// `np_msgpool_options_init`: Fills options with defaults: the NP_MSGPOOL_DEFAULT_CLASS_COUNT
+  /// default classes (class_count 0, class_sizes NULL), retain_per_class
+  /// NP_MSGPOOL_DEFAULT_RETAIN_PER_CLASS, retain_bytes_per_class
+  /// NP_MSGPOOL_DEFAULT_RETAIN_BYTES_PER_CLASS, no name.
+  ///
+  /// Returns: NP_OK, or NP_E_NULL_POINTER.
+  late final np_msgpool_options_init =
+      dynamicLibrary.lookupFunction<_np_msgpool_options_init_native, _np_msgpool_options_init_dart>('np_msgpool_options_init');
+
+  /// `np_msgpool_create`: Creates a message pool: reserves 16 GiB of address space per class (no
+  /// memory is committed until buffers are acquired or reserved).
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER (options, pool, or class_sizes with class_count above 0);
+  /// NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for more than NP_MSGPOOL_MAX_CLASSES
+  /// classes, a size of 0 or above NP_MSGPOOL_MAX_CLASS_SIZE, sizes not strictly ascending, or
+  /// class_sizes without class_count; NP_E_OUT_OF_MEMORY.
+  late final np_msgpool_create =
+      dynamicLibrary.lookupFunction<_np_msgpool_create_native, _np_msgpool_create_dart>('np_msgpool_create');
+
+  /// `np_msgpool_destroy`: Destroys a message pool and returns all its memory and address space to
+  /// the OS. Buffers still in flight become invalid at once; the handle becomes stale, so later
+  /// calls with it return NP_E_INVALID_HANDLE. Destroying 0 is a no-op.
+  ///
+  /// Returns: NP_OK, or NP_E_INVALID_HANDLE for a stale or garbage handle.
+  late final np_msgpool_destroy =
+      dynamicLibrary.lookupFunction<_np_msgpool_destroy_native, _np_msgpool_destroy_dart>('np_msgpool_destroy');
+
+  /// `np_msgpool_acquire`: Takes a message buffer of at least size bytes from the smallest class
+  /// whose size is at least size (size 0 gets the smallest class). O(classes) to pick the class,
+  /// then O(1); takes no lock while the calling thread's magazine of the class holds a block.
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_INVALID_ARGUMENT when size
+  /// exceeds the largest class (the detail names it; counted as oversize_acquisitions);
+  /// NP_E_POOL_EXHAUSTED when the class's 16 GiB range is full; NP_E_OUT_OF_MEMORY.
+  late final np_msgpool_acquire =
+      dynamicLibrary.lookupFunction<_np_msgpool_acquire_native, _np_msgpool_acquire_dart>('np_msgpool_acquire');
+
+  /// `np_msgpool_release`: Returns a message buffer to its class. O(1): the class comes from the
+  /// address; the buffer is neither read nor written. The block is kept for reuse, or discarded
+  /// when the class holds more than its retain_limit free blocks (see the section above).
+  ///
+  /// Returns: NP_OK; NP_E_INVALID_HANDLE; NP_E_NULL_POINTER; NP_E_DOUBLE_FREE (not in flight);
+  /// NP_E_FOREIGN_POINTER (not a buffer of this pool); NP_E_INTERIOR_POINTER;
+  /// NP_E_MISALIGNED_POINTER. Every rejected release is counted and leaves the pool intact.
+  late final np_msgpool_release =
+      dynamicLibrary.lookupFunction<_np_msgpool_release_native, _np_msgpool_release_dart>('np_msgpool_release');
+
+  /// `np_msgpool_reserve`: Warm-up: grows the class that serves size until it holds at least count
+  /// blocks, free and in flight together, and faults their pages in. Free blocks beyond the class's
+  /// retain_limit stay until releases find the class over its limit.
+  ///
+  /// Returns: NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_ARGUMENT when size exceeds the largest
+  /// class; NP_E_POOL_EXHAUSTED when count blocks do not fit the class's 16 GiB range;
+  /// NP_E_OUT_OF_MEMORY.
+  late final np_msgpool_reserve =
+      dynamicLibrary.lookupFunction<_np_msgpool_reserve_native, _np_msgpool_reserve_dart>('np_msgpool_reserve');
+
+  /// `np_msgpool_get_stats`: Copies the pool's totals: the sum of every class's counters, plus
+  /// oversize_acquisitions and unowned_releases. Exact when no other thread is operating; otherwise
+  /// each field is a recent value.
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE.
+  late final np_msgpool_get_stats =
+      dynamicLibrary.lookupFunction<_np_msgpool_get_stats_native, _np_msgpool_get_stats_dart>('np_msgpool_get_stats');
+
+  /// `np_msgpool_get_class_stats`: Copies the counters of one size class. Exact when no other
+  /// thread is operating on it; otherwise each field is a recent value.
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE;
+  /// NP_E_INVALID_ARGUMENT for an index that is not a class.
+  late final np_msgpool_get_class_stats =
+      dynamicLibrary.lookupFunction<_np_msgpool_get_class_stats_native, _np_msgpool_get_class_stats_dart>('np_msgpool_get_class_stats');
+
+  /// `np_msgpool_reset_stats`: Zeroes the event counters of every class and of the pool
+  /// (acquisitions, releases, created, reused, discarded, failures, rejected releases); peaks
+  /// restart from the current in_flight.
+  ///
+  /// Returns: NP_OK; NP_E_INVALID_HANDLE.
+  late final np_msgpool_reset_stats =
+      dynamicLibrary.lookupFunction<_np_msgpool_reset_stats_native, _np_msgpool_reset_stats_dart>('np_msgpool_reset_stats');
 
   // Block pools
 
