@@ -60,6 +60,12 @@ typedef int32_t np_status;
 /** Opaque handle of a block pool; 0 is never valid. */
 typedef uint64_t np_pool;
 
+/** Opaque handle of an IPC server; 0 is never valid. */
+typedef uint64_t np_server;
+
+/** Opaque handle of an IPC client connection; 0 is never valid. */
+typedef uint64_t np_client;
+
 /** Opaque handle of a message pool (size-classed message buffers); 0 is never valid. */
 typedef uint64_t np_msgpool;
 
@@ -112,6 +118,54 @@ typedef uint64_t np_msgpool;
 /** An unexpected internal failure; the detail message says more. */
 #define NP_E_INTERNAL (-13)
 
+/** The operation did not complete within its timeout. */
+#define NP_E_TIMEOUT (-14)
+
+/** The other process closed the connection or died. */
+#define NP_E_PEER_GONE (-15)
+
+/** The server is stopping or has stopped; the request was not (or will not be) served. */
+#define NP_E_SHUTDOWN (-16)
+
+/** The message is larger than the connection's maximum message size. */
+#define NP_E_MESSAGE_TOO_LARGE (-17)
+
+/** No route has this name or id. */
+#define NP_E_UNKNOWN_ROUTE (-18)
+
+/**
+ * The operating system or the server's policy refused access (uid not allowed, unsafe socket
+ * directory).
+ */
+#define NP_E_PERMISSION_DENIED (-19)
+
+/** The server already serves its maximum number of clients. */
+#define NP_E_SERVER_FULL (-20)
+
+/**
+ * The peer broke the protocol (malformed handshake or shared-memory contents); the connection was
+ * dropped.
+ */
+#define NP_E_PROTOCOL (-21)
+
+/**
+ * The call is not valid in the object's current state (e.g. adding a route after start, a call
+ * while responses are outstanding).
+ */
+#define NP_E_INVALID_STATE (-22)
+
+/** A system call failed; the detail message gives errno. */
+#define NP_E_IO (-23)
+
+/**
+ * The server's handler (or a pull-mode reply) reported an error for this request; the detail
+ * message gives its status.
+ */
+#define NP_E_HANDLER_FAILED (-24)
+
+/** The address is already in use by a live server. */
+#define NP_E_ADDRESS_IN_USE (-25)
+
 /* =================================================================================================
  * Block pool constants.
  * ================================================================================================= */
@@ -162,6 +216,19 @@ typedef uint64_t np_msgpool;
 
 /** np_pool_owns result: a block of this pool, currently free. */
 #define NP_BLOCK_FREE 2
+
+/* =================================================================================================
+ * IPC constants.
+ * ================================================================================================= */
+
+/** A timeout that never expires. A dead peer still ends the wait (NP_E_PEER_GONE). */
+#define NP_WAIT_FOREVER 4294967295U
+
+/** Longest route name in bytes (UTF-8, without the NUL). */
+#define NP_ROUTE_NAME_MAX 56
+
+/** Default largest message payload (1 MiB). */
+#define NP_DEFAULT_MAX_MESSAGE_SIZE 1048576U
 
 /* =================================================================================================
  * Message pool constants.
@@ -381,6 +448,241 @@ NP_STATIC_ASSERT(offsetof(np_pool_validation, allocated) == 16, "np_pool_validat
 NP_STATIC_ASSERT(offsetof(np_pool_validation, free) == 24, "np_pool_validation.free: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_pool_validation, errors) == 32, "np_pool_validation.errors: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_pool_validation, poison_violations) == 40, "np_pool_validation.poison_violations: offset mismatch");
+
+/* =================================================================================================
+ * np_server_options
+ * ================================================================================================= */
+
+/** How a server is shaped. Fill with np_server_options_init(), then set address and adjust. */
+typedef struct np_server_options {
+    /** sizeof(np_server_options); set by np_server_options_init(). */
+    uint32_t struct_size;
+
+    /**
+     * Bytes of each ring (one per direction per connection), a power of two from 4096 to 2^30; 0
+     * picks the smallest that holds two maximum messages.
+     */
+    uint32_t ring_size;
+
+    /** Largest request or response payload; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE. */
+    uint32_t max_message_size;
+
+    /** Most connections at once (0 picks 1024); further clients get NP_E_SERVER_FULL. */
+    uint32_t max_clients;
+
+    /** Threads that serve connections and run handlers; 0 picks 1. */
+    uint32_t worker_threads;
+
+    /** Close connections without a request for this many ms; 0 never. */
+    uint32_t idle_timeout_ms;
+
+    /**
+     * How long a waiting side (worker or client) spins before it parks, in µs; 0 picks 200. Keep it
+     * above the time a parked thread takes to wake here, or both sides fall into park/wake convoys.
+     * Clients that see slow answers spin only 2 µs.
+     */
+    uint32_t spin_us;
+
+    /** Most pull-mode requests received and not yet replied to; 0 picks 4096. */
+    uint32_t max_pending;
+
+    /** Entries in allowed_uids. */
+    uint32_t allowed_uid_count;
+
+    /** Reserved, set to 0. */
+    uint32_t reserved;
+
+    /**
+     * Peer uids allowed besides the server's own (checked with SO_PEERCRED); NULL with count 0: own
+     * uid only.
+     */
+    const uint32_t* allowed_uids;
+
+    /**
+     * Required. A socket path whose directory is private (0700, created if missing), or "@name" in
+     * the abstract namespace.
+     */
+    const char* address;
+
+    /** Optional name for diagnostics; may be NULL. */
+    const char* name;
+} np_server_options;
+
+NP_STATIC_ASSERT(sizeof(np_server_options) == 64, "np_server_options: size mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, struct_size) == 0, "np_server_options.struct_size: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, ring_size) == 4, "np_server_options.ring_size: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, max_message_size) == 8, "np_server_options.max_message_size: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, max_clients) == 12, "np_server_options.max_clients: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, worker_threads) == 16, "np_server_options.worker_threads: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, idle_timeout_ms) == 20, "np_server_options.idle_timeout_ms: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, spin_us) == 24, "np_server_options.spin_us: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, max_pending) == 28, "np_server_options.max_pending: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, allowed_uid_count) == 32, "np_server_options.allowed_uid_count: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, reserved) == 36, "np_server_options.reserved: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, allowed_uids) == 40, "np_server_options.allowed_uids: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, address) == 48, "np_server_options.address: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, name) == 56, "np_server_options.name: offset mismatch");
+
+/* =================================================================================================
+ * np_server_stats
+ * ================================================================================================= */
+
+/** A snapshot of a server's counters. Set struct_size = sizeof(np_server_stats) before the call. */
+typedef struct np_server_stats {
+    /** sizeof(np_server_stats), set by the caller. */
+    uint32_t struct_size;
+
+    /** Reserved, written as 0. */
+    uint32_t reserved;
+
+    /** Connections open now. */
+    uint64_t connections_now;
+
+    /** Most connections open at once. */
+    uint64_t connections_peak;
+
+    /** Connections accepted since start. */
+    uint64_t connections_total;
+
+    /** Connections refused at the handshake (uid not allowed, server full). */
+    uint64_t connections_rejected;
+
+    /** Requests read. */
+    uint64_t requests;
+
+    /** Responses written, error responses included. */
+    uint64_t responses;
+
+    /** Responses that carried an error status. */
+    uint64_t error_responses;
+
+    /** Request payload bytes. */
+    uint64_t bytes_in;
+
+    /** Response payload bytes. */
+    uint64_t bytes_out;
+
+    /** Connections dropped because the client broke the protocol (garbage in shared memory). */
+    uint64_t protocol_errors;
+
+    /** Handler calls that returned an error. */
+    uint64_t handler_errors;
+
+    /** Requests for route ids the server does not have. */
+    uint64_t unknown_routes;
+
+    /** Connections closed because the client hung up or died. */
+    uint64_t peer_hangups;
+
+    /** Connections closed by the idle timeout. */
+    uint64_t idle_closed;
+
+    /** Pull-mode requests received and not yet replied to. */
+    uint64_t pending_requests;
+
+    /** Message buffers the server took from its message pool for the first time. */
+    uint64_t buffers_created;
+
+    /** Message buffers taken again after a release (reuse). */
+    uint64_t buffers_reused;
+} np_server_stats;
+
+NP_STATIC_ASSERT(sizeof(np_server_stats) == 144, "np_server_stats: size mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, struct_size) == 0, "np_server_stats.struct_size: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, reserved) == 4, "np_server_stats.reserved: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, connections_now) == 8, "np_server_stats.connections_now: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, connections_peak) == 16, "np_server_stats.connections_peak: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, connections_total) == 24, "np_server_stats.connections_total: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, connections_rejected) == 32, "np_server_stats.connections_rejected: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, requests) == 40, "np_server_stats.requests: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, responses) == 48, "np_server_stats.responses: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, error_responses) == 56, "np_server_stats.error_responses: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, bytes_in) == 64, "np_server_stats.bytes_in: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, bytes_out) == 72, "np_server_stats.bytes_out: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, protocol_errors) == 80, "np_server_stats.protocol_errors: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, handler_errors) == 88, "np_server_stats.handler_errors: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, unknown_routes) == 96, "np_server_stats.unknown_routes: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, peer_hangups) == 104, "np_server_stats.peer_hangups: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, idle_closed) == 112, "np_server_stats.idle_closed: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, pending_requests) == 120, "np_server_stats.pending_requests: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, buffers_created) == 128, "np_server_stats.buffers_created: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, buffers_reused) == 136, "np_server_stats.buffers_reused: offset mismatch");
+
+/* =================================================================================================
+ * np_route_stats
+ * ================================================================================================= */
+
+/** A snapshot of one route's counters. Set struct_size = sizeof(np_route_stats) before the call. */
+typedef struct np_route_stats {
+    /** sizeof(np_route_stats), set by the caller. */
+    uint32_t struct_size;
+
+    /** The route these counters belong to. */
+    uint32_t route_id;
+
+    /** Requests received. */
+    uint64_t requests;
+
+    /** Responses sent, error responses included. */
+    uint64_t responses;
+
+    /** Error responses. */
+    uint64_t errors;
+
+    /** Request payload bytes. */
+    uint64_t bytes_in;
+
+    /** Response payload bytes. */
+    uint64_t bytes_out;
+} np_route_stats;
+
+NP_STATIC_ASSERT(sizeof(np_route_stats) == 48, "np_route_stats: size mismatch");
+NP_STATIC_ASSERT(offsetof(np_route_stats, struct_size) == 0, "np_route_stats.struct_size: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_route_stats, route_id) == 4, "np_route_stats.route_id: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_route_stats, requests) == 8, "np_route_stats.requests: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_route_stats, responses) == 16, "np_route_stats.responses: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_route_stats, errors) == 24, "np_route_stats.errors: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_route_stats, bytes_in) == 32, "np_route_stats.bytes_in: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_route_stats, bytes_out) == 40, "np_route_stats.bytes_out: offset mismatch");
+
+/* =================================================================================================
+ * np_request
+ * ================================================================================================= */
+
+/**
+ * A pull-mode request as np_server_receive() hands it out. Set struct_size = sizeof(np_request)
+ * before the call.
+ */
+typedef struct np_request {
+    /** sizeof(np_request), set by the caller. */
+    uint32_t struct_size;
+
+    /** The route the client called. */
+    uint32_t route_id;
+
+    /** Pass to np_server_reply() or np_server_reply_error(), exactly once. */
+    uint64_t token;
+
+    /**
+     * The request payload, a private copy valid until the reply; the reply may reuse it as its own
+     * buffer.
+     */
+    uint8_t* data;
+
+    /** Payload bytes. */
+    uint32_t length;
+
+    /** Reserved, written as 0. */
+    uint32_t reserved;
+} np_request;
+
+NP_STATIC_ASSERT(sizeof(np_request) == 32, "np_request: size mismatch");
+NP_STATIC_ASSERT(offsetof(np_request, struct_size) == 0, "np_request.struct_size: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_request, route_id) == 4, "np_request.route_id: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_request, token) == 8, "np_request.token: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_request, data) == 16, "np_request.data: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_request, length) == 24, "np_request.length: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_request, reserved) == 28, "np_request.reserved: offset mismatch");
 
 /* =================================================================================================
  * np_msgpool_options
@@ -640,6 +942,197 @@ NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, foreign_releases) == 144, "np_
 NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, invalid_releases) == 152, "np_msgpool_class_stats.invalid_releases: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, chunks_released) == 160, "np_msgpool_class_stats.chunks_released: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, reuse_rate) == 168, "np_msgpool_class_stats.reuse_rate: offset mismatch");
+
+/* =================================================================================================
+ * Callbacks
+ *
+ * Functions the caller implements and the library calls.
+ * ================================================================================================= */
+
+/**
+ * Serves one request of a route added with np_server_add_route: reads request_length bytes at
+ * request, writes the reply (up to response_capacity bytes) to response, and sets *response_length
+ * to the number of bytes written.
+ *
+ * @param user_data The user_data given to np_server_add_route, passed through untouched.
+ * @param route_id The id np_server_add_route returned for the route, so one handler can serve
+ *                 several routes.
+ * @param request The request bytes; valid only until the handler returns.
+ * @param request_length Bytes at request.
+ * @param response Where to write the reply; valid only until the handler returns.
+ * @param response_capacity Bytes available at response; the handler writes no more.
+ * @param response_length Receives the number of bytes written to response (at most
+ *                        response_capacity).
+ * @return NP_OK to send the response; a negative np_status makes the client's call fail with
+ *         NP_E_HANDLER_FAILED.
+ * @remarks Runs on a server worker thread, not on the thread that added the route. It must not call
+ *          np_server_stop or np_server_destroy on its own server.
+ */
+typedef np_status (*np_handler_fn)(void* user_data,
+                                   uint32_t route_id,
+                                   const uint8_t* request,
+                                   uint32_t request_length,
+                                   uint8_t* response,
+                                   uint32_t response_capacity,
+                                   uint32_t* response_length);
+
+/* =================================================================================================
+ * IPC clients
+ *
+ * IPC clients. A client handle may be used from several threads: its calls take the client's lock
+ * and run one at a time (open one client per thread for parallel calls, or pipeline with
+ * np_client_send()/np_client_receive()). np_client_close() must not race with other calls on the
+ * same client. No call makes a syscall while the server keeps up (spin, then park).
+ * ================================================================================================= */
+
+/**
+ * Connects to a server, retrying while nobody listens at the address yet, until timeout_ms.
+ *
+ * @param address The server's socket path, or "@name" for the abstract namespace.
+ * @param timeout_ms Longest wait for the server to accept and complete the handshake; 0 tries once.
+ * @param client Receives the new handle (0 on failure).
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT;
+ *         NP_E_PERMISSION_DENIED (uid not allowed); NP_E_SERVER_FULL; NP_E_PROTOCOL when the
+ *         server's handshake or memory is malformed; NP_E_IO.
+ */
+np_status np_client_connect(const char* address, uint32_t timeout_ms, np_client* client);
+
+/**
+ * Closes the connection; the server sees the hang-up at once. Closing 0 is a no-op.
+ *
+ * @param client The client, or 0.
+ * @return NP_OK; NP_E_INVALID_HANDLE.
+ */
+np_status np_client_close(np_client client);
+
+/**
+ * Finds a route's id by name (a local lookup in the table the server shared at connect). Resolve
+ * once, call many times.
+ *
+ * @param client The client.
+ * @param name The route name.
+ * @param route_id Receives the id.
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE.
+ */
+np_status np_client_resolve(np_client client, const char* name, uint32_t* route_id);
+
+/**
+ * Sends a request and waits for its response. The response is copied into the caller's buffer; when
+ * it does not fit, the call returns NP_E_BUFFER_TOO_SMALL with the size needed in response_length
+ * and the response stays queued for np_client_receive().
+ *
+ * @param client The client.
+ * @param route_id From np_client_resolve().
+ * @param request Request payload; NULL only with length 0.
+ * @param request_length Payload bytes, at most the server's maximum message size.
+ * @param response Buffer for the response payload (NULL with capacity 0 for empty responses).
+ * @param response_capacity Bytes the buffer holds.
+ * @param response_length Receives the response's length (or the size needed).
+ * @param timeout_ms Longest wait for room and response; 0 returns NP_E_TIMEOUT unless the answer is
+ *                   immediate; NP_WAIT_FOREVER.
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE;
+ *         NP_E_MESSAGE_TOO_LARGE; NP_E_BUFFER_TOO_SMALL; NP_E_TIMEOUT (a late response is dropped);
+ *         NP_E_HANDLER_FAILED; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL; NP_E_INVALID_STATE
+ *         while pipelined responses are outstanding.
+ */
+np_status np_client_call(np_client client,
+                         uint32_t route_id,
+                         const void* request,
+                         uint32_t request_length,
+                         void* response,
+                         uint32_t response_capacity,
+                         uint32_t* response_length,
+                         uint32_t timeout_ms);
+
+/**
+ * Sends a request without waiting for the response (pipelining: many may be in flight). Waits only
+ * for ring room.
+ *
+ * @param client The client.
+ * @param route_id From np_client_resolve().
+ * @param request Request payload; NULL only with length 0.
+ * @param request_length Payload bytes.
+ * @param request_id Receives the id its response will carry.
+ * @param timeout_ms Longest wait for ring room.
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE;
+ *         NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_INVALID_STATE
+ *         while a claim is open.
+ */
+np_status np_client_send(np_client client,
+                         uint32_t route_id,
+                         const void* request,
+                         uint32_t request_length,
+                         uint64_t* request_id,
+                         uint32_t timeout_ms);
+
+/**
+ * Receives the next response to a sent (or claimed and committed) request, in the order the server
+ * answered. An error response returns its status with request_id set.
+ *
+ * @param client The client.
+ * @param request_id Receives the id of the request this answers.
+ * @param response Buffer for the payload.
+ * @param response_capacity Bytes the buffer holds.
+ * @param response_length Receives the payload length (or the size needed).
+ * @param timeout_ms Longest wait.
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_BUFFER_TOO_SMALL (stays queued);
+ *         NP_E_TIMEOUT; NP_E_HANDLER_FAILED; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_INVALID_STATE when
+ *         nothing is outstanding.
+ */
+np_status np_client_receive(np_client client,
+                            uint64_t* request_id,
+                            void* response,
+                            uint32_t response_capacity,
+                            uint32_t* response_length,
+                            uint32_t timeout_ms);
+
+/**
+ * Zero copy: reserves room for a request of up to length bytes directly in the shared ring and
+ * returns where to write it. Publish with np_client_commit() or give up with np_client_abort().
+ *
+ * @param client The client.
+ * @param route_id From np_client_resolve().
+ * @param length Most bytes the request will have.
+ * @param buffer Receives the place to write the payload, valid until commit or abort.
+ * @param timeout_ms Longest wait for ring room.
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE;
+ *         NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_SHUTDOWN; NP_E_INVALID_STATE when a claim is
+ *         already open.
+ */
+np_status np_client_claim(np_client client,
+                          uint32_t route_id,
+                          uint32_t length,
+                          void** buffer,
+                          uint32_t timeout_ms);
+
+/**
+ * Publishes the claimed request with its final length; receive its response with
+ * np_client_receive().
+ *
+ * @param client The client.
+ * @param length Final payload bytes, at most the claimed length.
+ * @param request_id Receives the id its response will carry.
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_INVALID_ARGUMENT when length exceeds
+ *         the claim; NP_E_INVALID_STATE without an open claim.
+ */
+np_status np_client_commit(np_client client, uint32_t length, uint64_t* request_id);
+
+/**
+ * Gives up an open claim; nothing is sent.
+ *
+ * @param client The client.
+ * @return NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_STATE without an open claim.
+ */
+np_status np_client_abort(np_client client);
+
+/**
+ * The largest request or response payload this connection carries.
+ *
+ * @param client The client.
+ * @param max_message_size Receives the size.
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE.
+ */
+np_status np_client_max_message_size(np_client client, uint32_t* max_message_size);
 
 /* =================================================================================================
  * Version and status
@@ -983,6 +1476,141 @@ np_status np_pool_get_stats(np_pool pool, np_pool_stats* stats);
  * @return NP_OK; NP_E_INVALID_HANDLE.
  */
 np_status np_pool_reset_stats(np_pool pool);
+
+/* =================================================================================================
+ * IPC servers
+ *
+ * IPC servers: request/response over per-connection shared-memory rings, with a Unix-socket
+ * handshake. Handler routes run a C callback on the server's worker threads; pull routes queue
+ * requests for np_server_receive() on any thread. Unless a function says otherwise it may be called
+ * from any thread; np_server_stop() and np_server_destroy() must not be called from a handler of
+ * the same server, nor race with other calls on it.
+ * ================================================================================================= */
+
+/**
+ * Fills options with defaults (every size 0 = its default); the address must still be set.
+ *
+ * @param options The struct to fill; struct_size is set to sizeof(np_server_options).
+ * @return NP_OK, or NP_E_NULL_POINTER.
+ */
+np_status np_server_options_init(np_server_options* options);
+
+/**
+ * Creates a stopped server: add routes, then np_server_start().
+ *
+ * @param options Shape of the server; struct_size must be sizeof(np_server_options).
+ * @param server Receives the new handle (0 on failure).
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for a
+ *         missing or too long address or sizes out of range; NP_E_OUT_OF_MEMORY.
+ */
+np_status np_server_create(const np_server_options* options, np_server* server);
+
+/**
+ * Registers a named route before np_server_start(). With a handler, requests run it on a worker
+ * thread; with handler NULL the route is pull-mode (np_server_receive()).
+ *
+ * @param server The server.
+ * @param name Route name, 1 to NP_ROUTE_NAME_MAX bytes of UTF-8, unique in the server.
+ * @param handler The handler, or NULL for a pull route.
+ * @param user_data Passed to every handler call as is.
+ * @param route_id Receives the route's id (1, 2, ... in registration order); clients find it with
+ *                 np_client_resolve().
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_INVALID_ARGUMENT for an empty, too
+ *         long or duplicate name; NP_E_INVALID_STATE after start.
+ */
+np_status np_server_add_route(np_server server,
+                              const char* name,
+                              np_handler_fn handler,
+                              void* user_data,
+                              uint32_t* route_id);
+
+/**
+ * Binds the socket and starts the acceptor and worker threads. Routes are fixed from now on.
+ *
+ * @param server The server.
+ * @return NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_STATE when already started;
+ *         NP_E_PERMISSION_DENIED when the socket directory is not private; NP_E_ADDRESS_IN_USE;
+ *         NP_E_IO.
+ */
+np_status np_server_start(np_server server);
+
+/**
+ * Stops accepting, keeps serving for up to drain_timeout_ms until nothing is in flight, then
+ * answers every request still unanswered with NP_E_SHUTDOWN and closes all connections. Returns
+ * when the server's threads have ended. Stopping twice is harmless.
+ *
+ * @param server The server.
+ * @param drain_timeout_ms Longest wait for in-flight requests (0: answer them NP_E_SHUTDOWN now).
+ * @return NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_STATE when called from one of this server's
+ *         handlers.
+ */
+np_status np_server_stop(np_server server, uint32_t drain_timeout_ms);
+
+/**
+ * Stops the server if running (no drain) and frees it. Destroying 0 is a no-op.
+ *
+ * @param server The server, or 0.
+ * @return NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_STATE when called from one of this server's
+ *         handlers.
+ */
+np_status np_server_destroy(np_server server);
+
+/**
+ * Copies the server's counters (recent values while it runs).
+ *
+ * @param server The server.
+ * @param stats Receives the counters; struct_size must be sizeof(np_server_stats).
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE.
+ */
+np_status np_server_get_stats(np_server server, np_server_stats* stats);
+
+/**
+ * Copies one route's counters.
+ *
+ * @param server The server.
+ * @param route_id A route id from np_server_add_route().
+ * @param stats Receives the counters; struct_size must be sizeof(np_route_stats).
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE;
+ *         NP_E_UNKNOWN_ROUTE.
+ */
+np_status np_server_get_route_stats(np_server server, uint32_t route_id, np_route_stats* stats);
+
+/**
+ * Pull mode: takes the next request of any pull route, waiting up to timeout_ms. Any thread.
+ *
+ * @param server The server (started).
+ * @param timeout_ms Longest wait; 0 does not wait; NP_WAIT_FOREVER waits until a request or stop.
+ * @param request Receives the request; struct_size must be sizeof(np_request). Its data stays valid
+ *                until the reply.
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE;
+ *         NP_E_TIMEOUT; NP_E_SHUTDOWN once the server stopped; NP_E_INVALID_STATE before start.
+ */
+np_status np_server_receive(np_server server, uint32_t timeout_ms, np_request* request);
+
+/**
+ * Pull mode: answers a received request with a payload. Never blocks (a full ring queues the
+ * answer). Any thread, once per token.
+ *
+ * @param server The server.
+ * @param token np_request.token.
+ * @param data The response payload (may be the request's own data buffer); NULL only with length 0.
+ * @param length Payload bytes, at most the maximum message size.
+ * @return NP_OK; NP_E_INVALID_HANDLE; NP_E_NULL_POINTER; NP_E_MESSAGE_TOO_LARGE;
+ *         NP_E_INVALID_ARGUMENT for a token already answered or never received; NP_E_PEER_GONE when
+ *         the client left (the token is spent); NP_E_SHUTDOWN when the stop already answered it.
+ */
+np_status np_server_reply(np_server server, uint64_t token, const void* data, uint32_t length);
+
+/**
+ * Pull mode: answers a received request with an error; the client's call returns
+ * NP_E_HANDLER_FAILED and its detail message carries status.
+ *
+ * @param server The server.
+ * @param token np_request.token.
+ * @param status A negative status to report.
+ * @return As np_server_reply(); NP_E_INVALID_ARGUMENT when status is not negative.
+ */
+np_status np_server_reply_error(np_server server, uint64_t token, np_status status);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -38,13 +38,37 @@ public enum NpStatus : int
     UnsupportedStructSize = -12,
     /// <summary>An unexpected internal failure; the detail message says more.</summary>
     Internal = -13,
+    /// <summary>The operation did not complete within its timeout.</summary>
+    Timeout = -14,
+    /// <summary>The other process closed the connection or died.</summary>
+    PeerGone = -15,
+    /// <summary>The server is stopping or has stopped; the request was not (or will not be) served.</summary>
+    Shutdown = -16,
+    /// <summary>The message is larger than the connection's maximum message size.</summary>
+    MessageTooLarge = -17,
+    /// <summary>No route has this name or id.</summary>
+    UnknownRoute = -18,
+    /// <summary>The operating system or the server's policy refused access (uid not allowed, unsafe socket directory).</summary>
+    PermissionDenied = -19,
+    /// <summary>The server already serves its maximum number of clients.</summary>
+    ServerFull = -20,
+    /// <summary>The peer broke the protocol (malformed handshake or shared-memory contents); the connection was dropped.</summary>
+    ProtocolError = -21,
+    /// <summary>The call is not valid in the object's current state (e.g. adding a route after start, a call while responses are outstanding).</summary>
+    InvalidState = -22,
+    /// <summary>A system call failed; the detail message gives errno.</summary>
+    IoError = -23,
+    /// <summary>The server's handler (or a pull-mode reply) reported an error for this request; the detail message gives its status.</summary>
+    HandlerFailed = -24,
+    /// <summary>The address is already in use by a live server.</summary>
+    AddressInUse = -25,
 }
 
 /// <summary>Static, NUL-terminated UTF-8 names and messages of <see cref="NpStatus"/> values.</summary>
 public static unsafe class StatusText
 {
     /// <summary>The lowest (most negative) status value defined.</summary>
-    public const int MinStatus = (int)NpStatus.Internal;
+    public const int MinStatus = (int)NpStatus.AddressInUse;
 
     /// <summary>The symbolic C name of a status, e.g. <c>NP_E_DOUBLE_FREE</c>.</summary>
     public static ReadOnlySpan<byte> Name(NpStatus status) => status switch
@@ -63,6 +87,18 @@ public static unsafe class StatusText
         NpStatus.BufferTooSmall => "NP_E_BUFFER_TOO_SMALL"u8,
         NpStatus.UnsupportedStructSize => "NP_E_UNSUPPORTED_STRUCT_SIZE"u8,
         NpStatus.Internal => "NP_E_INTERNAL"u8,
+        NpStatus.Timeout => "NP_E_TIMEOUT"u8,
+        NpStatus.PeerGone => "NP_E_PEER_GONE"u8,
+        NpStatus.Shutdown => "NP_E_SHUTDOWN"u8,
+        NpStatus.MessageTooLarge => "NP_E_MESSAGE_TOO_LARGE"u8,
+        NpStatus.UnknownRoute => "NP_E_UNKNOWN_ROUTE"u8,
+        NpStatus.PermissionDenied => "NP_E_PERMISSION_DENIED"u8,
+        NpStatus.ServerFull => "NP_E_SERVER_FULL"u8,
+        NpStatus.ProtocolError => "NP_E_PROTOCOL"u8,
+        NpStatus.InvalidState => "NP_E_INVALID_STATE"u8,
+        NpStatus.IoError => "NP_E_IO"u8,
+        NpStatus.HandlerFailed => "NP_E_HANDLER_FAILED"u8,
+        NpStatus.AddressInUse => "NP_E_ADDRESS_IN_USE"u8,
         _ => "NP_E_UNKNOWN"u8,
     };
 
@@ -83,6 +119,18 @@ public static unsafe class StatusText
         NpStatus.BufferTooSmall => "the buffer is too small; the call reports the size needed"u8,
         NpStatus.UnsupportedStructSize => "the struct_size field is not a size this library knows"u8,
         NpStatus.Internal => "an unexpected internal failure"u8,
+        NpStatus.Timeout => "the operation did not complete within its timeout"u8,
+        NpStatus.PeerGone => "the other process closed the connection or died"u8,
+        NpStatus.Shutdown => "the server is stopping or has stopped"u8,
+        NpStatus.MessageTooLarge => "the message is larger than the maximum message size"u8,
+        NpStatus.UnknownRoute => "no route has this name or id"u8,
+        NpStatus.PermissionDenied => "access refused (uid not allowed, or an unsafe socket directory)"u8,
+        NpStatus.ServerFull => "the server serves its maximum number of clients"u8,
+        NpStatus.ProtocolError => "the peer broke the protocol; the connection was dropped"u8,
+        NpStatus.InvalidState => "the call is not valid in the object's current state"u8,
+        NpStatus.IoError => "a system call failed"u8,
+        NpStatus.HandlerFailed => "the server's handler reported an error for this request"u8,
+        NpStatus.AddressInUse => "the address is already in use by a live server"u8,
         _ => "unknown status code"u8,
     };
 

@@ -32,6 +32,10 @@ NP_VERSION_NUMBER = 256
 np_status = ctypes.c_int32
 # Opaque handle of a block pool; 0 is never valid.
 np_pool = ctypes.c_uint64
+# Opaque handle of an IPC server; 0 is never valid.
+np_server = ctypes.c_uint64
+# Opaque handle of an IPC client connection; 0 is never valid.
+np_client = ctypes.c_uint64
 # Opaque handle of a message pool (size-classed message buffers); 0 is never valid.
 np_msgpool = ctypes.c_uint64
 
@@ -68,6 +72,34 @@ NP_E_BUFFER_TOO_SMALL = -11
 NP_E_UNSUPPORTED_STRUCT_SIZE = -12
 # An unexpected internal failure; the detail message says more.
 NP_E_INTERNAL = -13
+# The operation did not complete within its timeout.
+NP_E_TIMEOUT = -14
+# The other process closed the connection or died.
+NP_E_PEER_GONE = -15
+# The server is stopping or has stopped; the request was not (or will not be) served.
+NP_E_SHUTDOWN = -16
+# The message is larger than the connection's maximum message size.
+NP_E_MESSAGE_TOO_LARGE = -17
+# No route has this name or id.
+NP_E_UNKNOWN_ROUTE = -18
+# The operating system or the server's policy refused access (uid not allowed, unsafe socket
+# directory).
+NP_E_PERMISSION_DENIED = -19
+# The server already serves its maximum number of clients.
+NP_E_SERVER_FULL = -20
+# The peer broke the protocol (malformed handshake or shared-memory contents); the connection was
+# dropped.
+NP_E_PROTOCOL = -21
+# The call is not valid in the object's current state (e.g. adding a route after start, a call while
+# responses are outstanding).
+NP_E_INVALID_STATE = -22
+# A system call failed; the detail message gives errno.
+NP_E_IO = -23
+# The server's handler (or a pull-mode reply) reported an error for this request; the detail message
+# gives its status.
+NP_E_HANDLER_FAILED = -24
+# The address is already in use by a live server.
+NP_E_ADDRESS_IN_USE = -25
 
 STATUS_NAMES: Dict[int, str] = {
     0: "NP_OK",
@@ -84,6 +116,18 @@ STATUS_NAMES: Dict[int, str] = {
     -11: "NP_E_BUFFER_TOO_SMALL",
     -12: "NP_E_UNSUPPORTED_STRUCT_SIZE",
     -13: "NP_E_INTERNAL",
+    -14: "NP_E_TIMEOUT",
+    -15: "NP_E_PEER_GONE",
+    -16: "NP_E_SHUTDOWN",
+    -17: "NP_E_MESSAGE_TOO_LARGE",
+    -18: "NP_E_UNKNOWN_ROUTE",
+    -19: "NP_E_PERMISSION_DENIED",
+    -20: "NP_E_SERVER_FULL",
+    -21: "NP_E_PROTOCOL",
+    -22: "NP_E_INVALID_STATE",
+    -23: "NP_E_IO",
+    -24: "NP_E_HANDLER_FAILED",
+    -25: "NP_E_ADDRESS_IN_USE",
 }
 
 
@@ -120,6 +164,17 @@ NP_BLOCK_NOT_OWNED = 0
 NP_BLOCK_ALLOCATED = 1
 # np_pool_owns result: a block of this pool, currently free.
 NP_BLOCK_FREE = 2
+
+
+# --------------------------------------------------------------------------------------------------
+# IPC constants.
+# --------------------------------------------------------------------------------------------------
+# A timeout that never expires. A dead peer still ends the wait (NP_E_PEER_GONE).
+NP_WAIT_FOREVER = 4294967295
+# Longest route name in bytes (UTF-8, without the NUL).
+NP_ROUTE_NAME_MAX = 56
+# Default largest message payload (1 MiB).
+NP_DEFAULT_MAX_MESSAGE_SIZE = 1048576
 
 
 # --------------------------------------------------------------------------------------------------
@@ -300,6 +355,190 @@ _expect_layout("offsetof(np_pool_validation, allocated)", np_pool_validation.all
 _expect_layout("offsetof(np_pool_validation, free)", np_pool_validation.free.offset, 24)
 _expect_layout("offsetof(np_pool_validation, errors)", np_pool_validation.errors.offset, 32)
 _expect_layout("offsetof(np_pool_validation, poison_violations)", np_pool_validation.poison_violations.offset, 40)
+
+
+class np_server_options(ctypes.Structure):
+    """How a server is shaped. Fill with np_server_options_init(), then set address and adjust."""
+
+    _fields_ = [
+        # sizeof(np_server_options); set by np_server_options_init().
+        ("struct_size", ctypes.c_uint32),
+        # Bytes of each ring (one per direction per connection), a power of two from 4096 to 2^30; 0
+        # picks the smallest that holds two maximum messages.
+        ("ring_size", ctypes.c_uint32),
+        # Largest request or response payload; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.
+        ("max_message_size", ctypes.c_uint32),
+        # Most connections at once (0 picks 1024); further clients get NP_E_SERVER_FULL.
+        ("max_clients", ctypes.c_uint32),
+        # Threads that serve connections and run handlers; 0 picks 1.
+        ("worker_threads", ctypes.c_uint32),
+        # Close connections without a request for this many ms; 0 never.
+        ("idle_timeout_ms", ctypes.c_uint32),
+        # How long a waiting side (worker or client) spins before it parks, in µs; 0 picks 200. Keep
+        # it above the time a parked thread takes to wake here, or both sides fall into park/wake
+        # convoys. Clients that see slow answers spin only 2 µs.
+        ("spin_us", ctypes.c_uint32),
+        # Most pull-mode requests received and not yet replied to; 0 picks 4096.
+        ("max_pending", ctypes.c_uint32),
+        # Entries in allowed_uids.
+        ("allowed_uid_count", ctypes.c_uint32),
+        # Reserved, set to 0.
+        ("reserved", ctypes.c_uint32),
+        # Peer uids allowed besides the server's own (checked with SO_PEERCRED); NULL with count 0:
+        # own uid only.
+        ("allowed_uids", ctypes.POINTER(ctypes.c_uint32)),
+        # Required. A socket path whose directory is private (0700, created if missing), or "@name"
+        # in the abstract namespace.
+        ("address", ctypes.c_char_p),
+        # Optional name for diagnostics; may be NULL.
+        ("name", ctypes.c_char_p),
+    ]
+
+
+_expect_layout("sizeof(np_server_options)", ctypes.sizeof(np_server_options), 64)
+_expect_layout("offsetof(np_server_options, struct_size)", np_server_options.struct_size.offset, 0)
+_expect_layout("offsetof(np_server_options, ring_size)", np_server_options.ring_size.offset, 4)
+_expect_layout("offsetof(np_server_options, max_message_size)", np_server_options.max_message_size.offset, 8)
+_expect_layout("offsetof(np_server_options, max_clients)", np_server_options.max_clients.offset, 12)
+_expect_layout("offsetof(np_server_options, worker_threads)", np_server_options.worker_threads.offset, 16)
+_expect_layout("offsetof(np_server_options, idle_timeout_ms)", np_server_options.idle_timeout_ms.offset, 20)
+_expect_layout("offsetof(np_server_options, spin_us)", np_server_options.spin_us.offset, 24)
+_expect_layout("offsetof(np_server_options, max_pending)", np_server_options.max_pending.offset, 28)
+_expect_layout("offsetof(np_server_options, allowed_uid_count)", np_server_options.allowed_uid_count.offset, 32)
+_expect_layout("offsetof(np_server_options, reserved)", np_server_options.reserved.offset, 36)
+_expect_layout("offsetof(np_server_options, allowed_uids)", np_server_options.allowed_uids.offset, 40)
+_expect_layout("offsetof(np_server_options, address)", np_server_options.address.offset, 48)
+_expect_layout("offsetof(np_server_options, name)", np_server_options.name.offset, 56)
+
+
+class np_server_stats(ctypes.Structure):
+    """A snapshot of a server's counters. Set struct_size = sizeof(np_server_stats) before the
+    call."""
+
+    _fields_ = [
+        # sizeof(np_server_stats), set by the caller.
+        ("struct_size", ctypes.c_uint32),
+        # Reserved, written as 0.
+        ("reserved", ctypes.c_uint32),
+        # Connections open now.
+        ("connections_now", ctypes.c_uint64),
+        # Most connections open at once.
+        ("connections_peak", ctypes.c_uint64),
+        # Connections accepted since start.
+        ("connections_total", ctypes.c_uint64),
+        # Connections refused at the handshake (uid not allowed, server full).
+        ("connections_rejected", ctypes.c_uint64),
+        # Requests read.
+        ("requests", ctypes.c_uint64),
+        # Responses written, error responses included.
+        ("responses", ctypes.c_uint64),
+        # Responses that carried an error status.
+        ("error_responses", ctypes.c_uint64),
+        # Request payload bytes.
+        ("bytes_in", ctypes.c_uint64),
+        # Response payload bytes.
+        ("bytes_out", ctypes.c_uint64),
+        # Connections dropped because the client broke the protocol (garbage in shared memory).
+        ("protocol_errors", ctypes.c_uint64),
+        # Handler calls that returned an error.
+        ("handler_errors", ctypes.c_uint64),
+        # Requests for route ids the server does not have.
+        ("unknown_routes", ctypes.c_uint64),
+        # Connections closed because the client hung up or died.
+        ("peer_hangups", ctypes.c_uint64),
+        # Connections closed by the idle timeout.
+        ("idle_closed", ctypes.c_uint64),
+        # Pull-mode requests received and not yet replied to.
+        ("pending_requests", ctypes.c_uint64),
+        # Message buffers the server took from its message pool for the first time.
+        ("buffers_created", ctypes.c_uint64),
+        # Message buffers taken again after a release (reuse).
+        ("buffers_reused", ctypes.c_uint64),
+    ]
+
+
+_expect_layout("sizeof(np_server_stats)", ctypes.sizeof(np_server_stats), 144)
+_expect_layout("offsetof(np_server_stats, struct_size)", np_server_stats.struct_size.offset, 0)
+_expect_layout("offsetof(np_server_stats, reserved)", np_server_stats.reserved.offset, 4)
+_expect_layout("offsetof(np_server_stats, connections_now)", np_server_stats.connections_now.offset, 8)
+_expect_layout("offsetof(np_server_stats, connections_peak)", np_server_stats.connections_peak.offset, 16)
+_expect_layout("offsetof(np_server_stats, connections_total)", np_server_stats.connections_total.offset, 24)
+_expect_layout("offsetof(np_server_stats, connections_rejected)", np_server_stats.connections_rejected.offset, 32)
+_expect_layout("offsetof(np_server_stats, requests)", np_server_stats.requests.offset, 40)
+_expect_layout("offsetof(np_server_stats, responses)", np_server_stats.responses.offset, 48)
+_expect_layout("offsetof(np_server_stats, error_responses)", np_server_stats.error_responses.offset, 56)
+_expect_layout("offsetof(np_server_stats, bytes_in)", np_server_stats.bytes_in.offset, 64)
+_expect_layout("offsetof(np_server_stats, bytes_out)", np_server_stats.bytes_out.offset, 72)
+_expect_layout("offsetof(np_server_stats, protocol_errors)", np_server_stats.protocol_errors.offset, 80)
+_expect_layout("offsetof(np_server_stats, handler_errors)", np_server_stats.handler_errors.offset, 88)
+_expect_layout("offsetof(np_server_stats, unknown_routes)", np_server_stats.unknown_routes.offset, 96)
+_expect_layout("offsetof(np_server_stats, peer_hangups)", np_server_stats.peer_hangups.offset, 104)
+_expect_layout("offsetof(np_server_stats, idle_closed)", np_server_stats.idle_closed.offset, 112)
+_expect_layout("offsetof(np_server_stats, pending_requests)", np_server_stats.pending_requests.offset, 120)
+_expect_layout("offsetof(np_server_stats, buffers_created)", np_server_stats.buffers_created.offset, 128)
+_expect_layout("offsetof(np_server_stats, buffers_reused)", np_server_stats.buffers_reused.offset, 136)
+
+
+class np_route_stats(ctypes.Structure):
+    """A snapshot of one route's counters. Set struct_size = sizeof(np_route_stats) before the
+    call."""
+
+    _fields_ = [
+        # sizeof(np_route_stats), set by the caller.
+        ("struct_size", ctypes.c_uint32),
+        # The route these counters belong to.
+        ("route_id", ctypes.c_uint32),
+        # Requests received.
+        ("requests", ctypes.c_uint64),
+        # Responses sent, error responses included.
+        ("responses", ctypes.c_uint64),
+        # Error responses.
+        ("errors", ctypes.c_uint64),
+        # Request payload bytes.
+        ("bytes_in", ctypes.c_uint64),
+        # Response payload bytes.
+        ("bytes_out", ctypes.c_uint64),
+    ]
+
+
+_expect_layout("sizeof(np_route_stats)", ctypes.sizeof(np_route_stats), 48)
+_expect_layout("offsetof(np_route_stats, struct_size)", np_route_stats.struct_size.offset, 0)
+_expect_layout("offsetof(np_route_stats, route_id)", np_route_stats.route_id.offset, 4)
+_expect_layout("offsetof(np_route_stats, requests)", np_route_stats.requests.offset, 8)
+_expect_layout("offsetof(np_route_stats, responses)", np_route_stats.responses.offset, 16)
+_expect_layout("offsetof(np_route_stats, errors)", np_route_stats.errors.offset, 24)
+_expect_layout("offsetof(np_route_stats, bytes_in)", np_route_stats.bytes_in.offset, 32)
+_expect_layout("offsetof(np_route_stats, bytes_out)", np_route_stats.bytes_out.offset, 40)
+
+
+class np_request(ctypes.Structure):
+    """A pull-mode request as np_server_receive() hands it out. Set struct_size = sizeof(np_request)
+    before the call."""
+
+    _fields_ = [
+        # sizeof(np_request), set by the caller.
+        ("struct_size", ctypes.c_uint32),
+        # The route the client called.
+        ("route_id", ctypes.c_uint32),
+        # Pass to np_server_reply() or np_server_reply_error(), exactly once.
+        ("token", ctypes.c_uint64),
+        # The request payload, a private copy valid until the reply; the reply may reuse it as its
+        # own buffer.
+        ("data", ctypes.POINTER(ctypes.c_uint8)),
+        # Payload bytes.
+        ("length", ctypes.c_uint32),
+        # Reserved, written as 0.
+        ("reserved", ctypes.c_uint32),
+    ]
+
+
+_expect_layout("sizeof(np_request)", ctypes.sizeof(np_request), 32)
+_expect_layout("offsetof(np_request, struct_size)", np_request.struct_size.offset, 0)
+_expect_layout("offsetof(np_request, route_id)", np_request.route_id.offset, 4)
+_expect_layout("offsetof(np_request, token)", np_request.token.offset, 8)
+_expect_layout("offsetof(np_request, data)", np_request.data.offset, 16)
+_expect_layout("offsetof(np_request, length)", np_request.length.offset, 24)
+_expect_layout("offsetof(np_request, reserved)", np_request.reserved.offset, 28)
 
 
 class np_msgpool_options(ctypes.Structure):
@@ -545,6 +784,46 @@ class _CallbackOrNull:
 
 
 FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
+    # IPC clients
+    # np_client_connect(address, timeout_ms, client): Connects to a server, retrying while nobody
+    # listens at the address yet, until timeout_ms.
+    "np_client_connect": (np_status, [ctypes.c_char_p, ctypes.c_uint32, ctypes.POINTER(np_client)]),
+    # np_client_close(client): Closes the connection; the server sees the hang-up at once. Closing 0
+    # is a no-op.
+    "np_client_close": (np_status, [np_client]),
+    # np_client_resolve(client, name, route_id): Finds a route's id by name (a local lookup in the
+    # table the server shared at connect). Resolve once, call many times.
+    "np_client_resolve": (np_status, [np_client, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint32)]),
+    # np_client_call(client, route_id, request, request_length, response, response_capacity,
+    # response_length, timeout_ms): Sends a request and waits for its response. The response is
+    # copied into the caller's buffer; when it does not fit, the call returns NP_E_BUFFER_TOO_SMALL
+    # with the size needed in response_length and the response stays queued for np_client_receive().
+    "np_client_call": (np_status, [
+        np_client, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32), ctypes.c_uint32]),
+    # np_client_send(client, route_id, request, request_length, request_id, timeout_ms): Sends a
+    # request without waiting for the response (pipelining: many may be in flight). Waits only for
+    # ring room.
+    "np_client_send": (np_status, [
+        np_client, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint32]),
+    # np_client_receive(client, request_id, response, response_capacity, response_length,
+    # timeout_ms): Receives the next response to a sent (or claimed and committed) request, in the
+    # order the server answered. An error response returns its status with request_id set.
+    "np_client_receive": (np_status, [
+        np_client, ctypes.POINTER(ctypes.c_uint64), ctypes.c_void_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32), ctypes.c_uint32]),
+    # np_client_claim(client, route_id, length, buffer, timeout_ms): Zero copy: reserves room for a
+    # request of up to length bytes directly in the shared ring and returns where to write it.
+    # Publish with np_client_commit() or give up with np_client_abort().
+    "np_client_claim": (np_status, [
+        np_client, ctypes.c_uint32, ctypes.c_uint32, ctypes.POINTER(ctypes.c_void_p), ctypes.c_uint32]),
+    # np_client_commit(client, length, request_id): Publishes the claimed request with its final
+    # length; receive its response with np_client_receive().
+    "np_client_commit": (np_status, [np_client, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64)]),
+    # np_client_abort(client): Gives up an open claim; nothing is sent.
+    "np_client_abort": (np_status, [np_client]),
+    # np_client_max_message_size(client, max_message_size): The largest request or response payload
+    # this connection carries.
+    "np_client_max_message_size": (np_status, [np_client, ctypes.POINTER(ctypes.c_uint32)]),
+
     # Version and status
     # np_version(): The library's version as (major << 16) | (minor << 8) | patch; compare with
     # NP_VERSION_NUMBER.
@@ -654,6 +933,45 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     # np_pool_reset_stats(pool): Zeroes the event counters (allocations, frees, created, reused,
     # failures, detections); the peak restarts from the current in_use.
     "np_pool_reset_stats": (np_status, [np_pool]),
+
+    # IPC servers
+    # np_server_options_init(options): Fills options with defaults (every size 0 = its default); the
+    # address must still be set.
+    "np_server_options_init": (np_status, [ctypes.POINTER(np_server_options)]),
+    # np_server_create(options, server): Creates a stopped server: add routes, then
+    # np_server_start().
+    "np_server_create": (np_status, [ctypes.POINTER(np_server_options), ctypes.POINTER(np_server)]),
+    # np_server_add_route(server, name, handler, user_data, route_id): Registers a named route
+    # before np_server_start(). With a handler, requests run it on a worker thread; with handler
+    # NULL the route is pull-mode (np_server_receive()).
+    "np_server_add_route": (np_status, [
+        np_server, ctypes.c_char_p, _CallbackOrNull(np_handler_fn), ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]),
+    # np_server_start(server): Binds the socket and starts the acceptor and worker threads. Routes
+    # are fixed from now on.
+    "np_server_start": (np_status, [np_server]),
+    # np_server_stop(server, drain_timeout_ms): Stops accepting, keeps serving for up to
+    # drain_timeout_ms until nothing is in flight, then answers every request still unanswered with
+    # NP_E_SHUTDOWN and closes all connections. Returns when the server's threads have ended.
+    # Stopping twice is harmless.
+    "np_server_stop": (np_status, [np_server, ctypes.c_uint32]),
+    # np_server_destroy(server): Stops the server if running (no drain) and frees it. Destroying 0
+    # is a no-op.
+    "np_server_destroy": (np_status, [np_server]),
+    # np_server_get_stats(server, stats): Copies the server's counters (recent values while it
+    # runs).
+    "np_server_get_stats": (np_status, [np_server, ctypes.POINTER(np_server_stats)]),
+    # np_server_get_route_stats(server, route_id, stats): Copies one route's counters.
+    "np_server_get_route_stats": (np_status, [
+        np_server, ctypes.c_uint32, ctypes.POINTER(np_route_stats)]),
+    # np_server_receive(server, timeout_ms, request): Pull mode: takes the next request of any pull
+    # route, waiting up to timeout_ms. Any thread.
+    "np_server_receive": (np_status, [np_server, ctypes.c_uint32, ctypes.POINTER(np_request)]),
+    # np_server_reply(server, token, data, length): Pull mode: answers a received request with a
+    # payload. Never blocks (a full ring queues the answer). Any thread, once per token.
+    "np_server_reply": (np_status, [np_server, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint32]),
+    # np_server_reply_error(server, token, status): Pull mode: answers a received request with an
+    # error; the client's call returns NP_E_HANDLER_FAILED and its detail message carries status.
+    "np_server_reply_error": (np_status, [np_server, ctypes.c_uint64, np_status]),
 }
 
 

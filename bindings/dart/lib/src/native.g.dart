@@ -36,6 +36,12 @@ typedef np_status = Int32;
 /// Opaque handle of a block pool; 0 is never valid.
 typedef np_pool = Uint64;
 
+/// Opaque handle of an IPC server; 0 is never valid.
+typedef np_server = Uint64;
+
+/// Opaque handle of an IPC client connection; 0 is never valid.
+typedef np_client = Uint64;
+
 /// Opaque handle of a message pool (size-classed message buffers); 0 is never valid.
 typedef np_msgpool = Uint64;
 
@@ -86,6 +92,46 @@ const int NP_E_UNSUPPORTED_STRUCT_SIZE = -12;
 /// An unexpected internal failure; the detail message says more.
 const int NP_E_INTERNAL = -13;
 
+/// The operation did not complete within its timeout.
+const int NP_E_TIMEOUT = -14;
+
+/// The other process closed the connection or died.
+const int NP_E_PEER_GONE = -15;
+
+/// The server is stopping or has stopped; the request was not (or will not be) served.
+const int NP_E_SHUTDOWN = -16;
+
+/// The message is larger than the connection's maximum message size.
+const int NP_E_MESSAGE_TOO_LARGE = -17;
+
+/// No route has this name or id.
+const int NP_E_UNKNOWN_ROUTE = -18;
+
+/// The operating system or the server's policy refused access (uid not allowed, unsafe socket
+/// directory).
+const int NP_E_PERMISSION_DENIED = -19;
+
+/// The server already serves its maximum number of clients.
+const int NP_E_SERVER_FULL = -20;
+
+/// The peer broke the protocol (malformed handshake or shared-memory contents); the connection was
+/// dropped.
+const int NP_E_PROTOCOL = -21;
+
+/// The call is not valid in the object's current state (e.g. adding a route after start, a call
+/// while responses are outstanding).
+const int NP_E_INVALID_STATE = -22;
+
+/// A system call failed; the detail message gives errno.
+const int NP_E_IO = -23;
+
+/// The server's handler (or a pull-mode reply) reported an error for this request; the detail
+/// message gives its status.
+const int NP_E_HANDLER_FAILED = -24;
+
+/// The address is already in use by a live server.
+const int NP_E_ADDRESS_IN_USE = -25;
+
 /// The C name of each status code.
 const Map<int, String> STATUS_NAMES = <int, String>{
   0: 'NP_OK',
@@ -102,6 +148,18 @@ const Map<int, String> STATUS_NAMES = <int, String>{
   -11: 'NP_E_BUFFER_TOO_SMALL',
   -12: 'NP_E_UNSUPPORTED_STRUCT_SIZE',
   -13: 'NP_E_INTERNAL',
+  -14: 'NP_E_TIMEOUT',
+  -15: 'NP_E_PEER_GONE',
+  -16: 'NP_E_SHUTDOWN',
+  -17: 'NP_E_MESSAGE_TOO_LARGE',
+  -18: 'NP_E_UNKNOWN_ROUTE',
+  -19: 'NP_E_PERMISSION_DENIED',
+  -20: 'NP_E_SERVER_FULL',
+  -21: 'NP_E_PROTOCOL',
+  -22: 'NP_E_INVALID_STATE',
+  -23: 'NP_E_IO',
+  -24: 'NP_E_HANDLER_FAILED',
+  -25: 'NP_E_ADDRESS_IN_USE',
 };
 
 // -------------------------------------------------------------------------------------------------
@@ -150,6 +208,19 @@ const int NP_BLOCK_ALLOCATED = 1;
 
 /// np_pool_owns result: a block of this pool, currently free.
 const int NP_BLOCK_FREE = 2;
+
+// -------------------------------------------------------------------------------------------------
+// IPC constants.
+// -------------------------------------------------------------------------------------------------
+
+/// A timeout that never expires. A dead peer still ends the wait (NP_E_PEER_GONE).
+const int NP_WAIT_FOREVER = 4294967295;
+
+/// Longest route name in bytes (UTF-8, without the NUL).
+const int NP_ROUTE_NAME_MAX = 56;
+
+/// Default largest message payload (1 MiB).
+const int NP_DEFAULT_MAX_MESSAGE_SIZE = 1048576;
 
 // -------------------------------------------------------------------------------------------------
 // Message pool constants.
@@ -351,6 +422,217 @@ final class np_pool_validation extends Struct {
   /// Free blocks whose poison was overwritten (poison mode).
   @Uint64()
   external int poison_violations;
+}
+
+// -------------------------------------------------------------------------------------------------
+// np_server_options (64 bytes)
+// -------------------------------------------------------------------------------------------------
+
+/// How a server is shaped. Fill with np_server_options_init(), then set address and adjust.
+final class np_server_options extends Struct {
+  /// sizeof(np_server_options); set by np_server_options_init().
+  @Uint32()
+  external int struct_size;
+
+  /// Bytes of each ring (one per direction per connection), a power of two from 4096 to 2^30; 0
+  /// picks the smallest that holds two maximum messages.
+  @Uint32()
+  external int ring_size;
+
+  /// Largest request or response payload; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.
+  @Uint32()
+  external int max_message_size;
+
+  /// Most connections at once (0 picks 1024); further clients get NP_E_SERVER_FULL.
+  @Uint32()
+  external int max_clients;
+
+  /// Threads that serve connections and run handlers; 0 picks 1.
+  @Uint32()
+  external int worker_threads;
+
+  /// Close connections without a request for this many ms; 0 never.
+  @Uint32()
+  external int idle_timeout_ms;
+
+  /// How long a waiting side (worker or client) spins before it parks, in µs; 0 picks 200. Keep it
+  /// above the time a parked thread takes to wake here, or both sides fall into park/wake convoys.
+  /// Clients that see slow answers spin only 2 µs.
+  @Uint32()
+  external int spin_us;
+
+  /// Most pull-mode requests received and not yet replied to; 0 picks 4096.
+  @Uint32()
+  external int max_pending;
+
+  /// Entries in allowed_uids.
+  @Uint32()
+  external int allowed_uid_count;
+
+  /// Reserved, set to 0.
+  @Uint32()
+  external int reserved;
+
+  /// Peer uids allowed besides the server's own (checked with SO_PEERCRED); NULL with count 0: own
+  /// uid only.
+  external Pointer<Uint32> allowed_uids;
+
+  /// Required. A socket path whose directory is private (0700, created if missing), or "@name" in
+  /// the abstract namespace.
+  external Pointer<Uint8> address;
+
+  /// Optional name for diagnostics; may be NULL.
+  external Pointer<Uint8> name;
+}
+
+// -------------------------------------------------------------------------------------------------
+// np_server_stats (144 bytes)
+// -------------------------------------------------------------------------------------------------
+
+/// A snapshot of a server's counters. Set struct_size = sizeof(np_server_stats) before the call.
+final class np_server_stats extends Struct {
+  /// sizeof(np_server_stats), set by the caller.
+  @Uint32()
+  external int struct_size;
+
+  /// Reserved, written as 0.
+  @Uint32()
+  external int reserved;
+
+  /// Connections open now.
+  @Uint64()
+  external int connections_now;
+
+  /// Most connections open at once.
+  @Uint64()
+  external int connections_peak;
+
+  /// Connections accepted since start.
+  @Uint64()
+  external int connections_total;
+
+  /// Connections refused at the handshake (uid not allowed, server full).
+  @Uint64()
+  external int connections_rejected;
+
+  /// Requests read.
+  @Uint64()
+  external int requests;
+
+  /// Responses written, error responses included.
+  @Uint64()
+  external int responses;
+
+  /// Responses that carried an error status.
+  @Uint64()
+  external int error_responses;
+
+  /// Request payload bytes.
+  @Uint64()
+  external int bytes_in;
+
+  /// Response payload bytes.
+  @Uint64()
+  external int bytes_out;
+
+  /// Connections dropped because the client broke the protocol (garbage in shared memory).
+  @Uint64()
+  external int protocol_errors;
+
+  /// Handler calls that returned an error.
+  @Uint64()
+  external int handler_errors;
+
+  /// Requests for route ids the server does not have.
+  @Uint64()
+  external int unknown_routes;
+
+  /// Connections closed because the client hung up or died.
+  @Uint64()
+  external int peer_hangups;
+
+  /// Connections closed by the idle timeout.
+  @Uint64()
+  external int idle_closed;
+
+  /// Pull-mode requests received and not yet replied to.
+  @Uint64()
+  external int pending_requests;
+
+  /// Message buffers the server took from its message pool for the first time.
+  @Uint64()
+  external int buffers_created;
+
+  /// Message buffers taken again after a release (reuse).
+  @Uint64()
+  external int buffers_reused;
+}
+
+// -------------------------------------------------------------------------------------------------
+// np_route_stats (48 bytes)
+// -------------------------------------------------------------------------------------------------
+
+/// A snapshot of one route's counters. Set struct_size = sizeof(np_route_stats) before the call.
+final class np_route_stats extends Struct {
+  /// sizeof(np_route_stats), set by the caller.
+  @Uint32()
+  external int struct_size;
+
+  /// The route these counters belong to.
+  @Uint32()
+  external int route_id;
+
+  /// Requests received.
+  @Uint64()
+  external int requests;
+
+  /// Responses sent, error responses included.
+  @Uint64()
+  external int responses;
+
+  /// Error responses.
+  @Uint64()
+  external int errors;
+
+  /// Request payload bytes.
+  @Uint64()
+  external int bytes_in;
+
+  /// Response payload bytes.
+  @Uint64()
+  external int bytes_out;
+}
+
+// -------------------------------------------------------------------------------------------------
+// np_request (32 bytes)
+// -------------------------------------------------------------------------------------------------
+
+/// A pull-mode request as np_server_receive() hands it out. Set struct_size = sizeof(np_request)
+/// before the call.
+final class np_request extends Struct {
+  /// sizeof(np_request), set by the caller.
+  @Uint32()
+  external int struct_size;
+
+  /// The route the client called.
+  @Uint32()
+  external int route_id;
+
+  /// Pass to np_server_reply() or np_server_reply_error(), exactly once.
+  @Uint64()
+  external int token;
+
+  /// The request payload, a private copy valid until the reply; the reply may reuse it as its own
+  /// buffer.
+  external Pointer<Uint8> data;
+
+  /// Payload bytes.
+  @Uint32()
+  external int length;
+
+  /// Reserved, written as 0.
+  @Uint32()
+  external int reserved;
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -580,8 +862,69 @@ final class np_msgpool_class_stats extends Struct {
 }
 
 // -------------------------------------------------------------------------------------------------
+// Callbacks: functions the caller implements and the library calls
+// -------------------------------------------------------------------------------------------------
+
+/// Serves one request of a route added with np_server_add_route: reads request_length bytes at
+/// request, writes the reply (up to response_capacity bytes) to response, and sets *response_length
+/// to the number of bytes written.
+///
+/// - `user_data`: The user_data given to np_server_add_route, passed through untouched.
+/// - `route_id`: The id np_server_add_route returned for the route, so one handler can serve
+///   several routes.
+/// - `request`: The request bytes; valid only until the handler returns.
+/// - `request_length`: Bytes at request.
+/// - `response`: Where to write the reply; valid only until the handler returns.
+/// - `response_capacity`: Bytes available at response; the handler writes no more.
+/// - `response_length`: Receives the number of bytes written to response (at most
+///   response_capacity).
+///
+/// Returns: NP_OK to send the response; a negative np_status makes the client's call fail with
+/// NP_E_HANDLER_FAILED.
+///
+/// Runs on a server worker thread, not on the thread that added the route. It must not call
+/// np_server_stop or np_server_destroy on its own server.
+typedef np_handler_fn_native = Int32 Function(Pointer<Void> user_data, Uint32 route_id, Pointer<Uint8> request, Uint32 request_length, Pointer<Uint8> response, Uint32 response_capacity, Pointer<Uint32> response_length);
+
+/// [np_handler_fn_native] as Dart code implements it.
+typedef np_handler_fn_dart = int Function(Pointer<Void> user_data, int route_id, Pointer<Uint8> request, int request_length, Pointer<Uint8> response, int response_capacity, Pointer<Uint32> response_length);
+
+/// The C type `np_handler_fn`: a pointer to a native [np_handler_fn_native].
+typedef np_handler_fn = Pointer<NativeFunction<np_handler_fn_native>>;
+
+// -------------------------------------------------------------------------------------------------
 // Function signatures: native (C) and Dart
 // -------------------------------------------------------------------------------------------------
+
+typedef _np_client_connect_native = Int32 Function(Pointer<Uint8> address, Uint32 timeout_ms, Pointer<Uint64> client);
+typedef _np_client_connect_dart = int Function(Pointer<Uint8> address, int timeout_ms, Pointer<Uint64> client);
+
+typedef _np_client_close_native = Int32 Function(Uint64 client);
+typedef _np_client_close_dart = int Function(int client);
+
+typedef _np_client_resolve_native = Int32 Function(Uint64 client, Pointer<Uint8> name, Pointer<Uint32> route_id);
+typedef _np_client_resolve_dart = int Function(int client, Pointer<Uint8> name, Pointer<Uint32> route_id);
+
+typedef _np_client_call_native = Int32 Function(Uint64 client, Uint32 route_id, Pointer<Void> request, Uint32 request_length, Pointer<Void> response, Uint32 response_capacity, Pointer<Uint32> response_length, Uint32 timeout_ms);
+typedef _np_client_call_dart = int Function(int client, int route_id, Pointer<Void> request, int request_length, Pointer<Void> response, int response_capacity, Pointer<Uint32> response_length, int timeout_ms);
+
+typedef _np_client_send_native = Int32 Function(Uint64 client, Uint32 route_id, Pointer<Void> request, Uint32 request_length, Pointer<Uint64> request_id, Uint32 timeout_ms);
+typedef _np_client_send_dart = int Function(int client, int route_id, Pointer<Void> request, int request_length, Pointer<Uint64> request_id, int timeout_ms);
+
+typedef _np_client_receive_native = Int32 Function(Uint64 client, Pointer<Uint64> request_id, Pointer<Void> response, Uint32 response_capacity, Pointer<Uint32> response_length, Uint32 timeout_ms);
+typedef _np_client_receive_dart = int Function(int client, Pointer<Uint64> request_id, Pointer<Void> response, int response_capacity, Pointer<Uint32> response_length, int timeout_ms);
+
+typedef _np_client_claim_native = Int32 Function(Uint64 client, Uint32 route_id, Uint32 length, Pointer<Pointer<Void>> buffer, Uint32 timeout_ms);
+typedef _np_client_claim_dart = int Function(int client, int route_id, int length, Pointer<Pointer<Void>> buffer, int timeout_ms);
+
+typedef _np_client_commit_native = Int32 Function(Uint64 client, Uint32 length, Pointer<Uint64> request_id);
+typedef _np_client_commit_dart = int Function(int client, int length, Pointer<Uint64> request_id);
+
+typedef _np_client_abort_native = Int32 Function(Uint64 client);
+typedef _np_client_abort_dart = int Function(int client);
+
+typedef _np_client_max_message_size_native = Int32 Function(Uint64 client, Pointer<Uint32> max_message_size);
+typedef _np_client_max_message_size_dart = int Function(int client, Pointer<Uint32> max_message_size);
 
 typedef _np_version_native = Uint32 Function();
 typedef _np_version_dart = int Function();
@@ -670,6 +1013,39 @@ typedef _np_pool_get_stats_dart = int Function(int pool, Pointer<np_pool_stats> 
 typedef _np_pool_reset_stats_native = Int32 Function(Uint64 pool);
 typedef _np_pool_reset_stats_dart = int Function(int pool);
 
+typedef _np_server_options_init_native = Int32 Function(Pointer<np_server_options> options);
+typedef _np_server_options_init_dart = int Function(Pointer<np_server_options> options);
+
+typedef _np_server_create_native = Int32 Function(Pointer<np_server_options> options, Pointer<Uint64> server);
+typedef _np_server_create_dart = int Function(Pointer<np_server_options> options, Pointer<Uint64> server);
+
+typedef _np_server_add_route_native = Int32 Function(Uint64 server, Pointer<Uint8> name, Pointer<NativeFunction<np_handler_fn_native>> handler, Pointer<Void> user_data, Pointer<Uint32> route_id);
+typedef _np_server_add_route_dart = int Function(int server, Pointer<Uint8> name, Pointer<NativeFunction<np_handler_fn_native>> handler, Pointer<Void> user_data, Pointer<Uint32> route_id);
+
+typedef _np_server_start_native = Int32 Function(Uint64 server);
+typedef _np_server_start_dart = int Function(int server);
+
+typedef _np_server_stop_native = Int32 Function(Uint64 server, Uint32 drain_timeout_ms);
+typedef _np_server_stop_dart = int Function(int server, int drain_timeout_ms);
+
+typedef _np_server_destroy_native = Int32 Function(Uint64 server);
+typedef _np_server_destroy_dart = int Function(int server);
+
+typedef _np_server_get_stats_native = Int32 Function(Uint64 server, Pointer<np_server_stats> stats);
+typedef _np_server_get_stats_dart = int Function(int server, Pointer<np_server_stats> stats);
+
+typedef _np_server_get_route_stats_native = Int32 Function(Uint64 server, Uint32 route_id, Pointer<np_route_stats> stats);
+typedef _np_server_get_route_stats_dart = int Function(int server, int route_id, Pointer<np_route_stats> stats);
+
+typedef _np_server_receive_native = Int32 Function(Uint64 server, Uint32 timeout_ms, Pointer<np_request> request);
+typedef _np_server_receive_dart = int Function(int server, int timeout_ms, Pointer<np_request> request);
+
+typedef _np_server_reply_native = Int32 Function(Uint64 server, Uint64 token, Pointer<Void> data, Uint32 length);
+typedef _np_server_reply_dart = int Function(int server, int token, Pointer<Void> data, int length);
+
+typedef _np_server_reply_error_native = Int32 Function(Uint64 server, Uint64 token, Int32 status);
+typedef _np_server_reply_error_dart = int Function(int server, int token, int status);
+
 // -------------------------------------------------------------------------------------------------
 // Bindings
 // -------------------------------------------------------------------------------------------------
@@ -689,6 +1065,90 @@ final class NativePoolsBindings {
     if (Platform.isWindows) return DynamicLibrary.open('libnativepools.dll');
     return DynamicLibrary.open('libnativepools.so');
   }
+
+  // IPC clients
+
+  /// `np_client_connect`: Connects to a server, retrying while nobody listens at the address yet,
+  /// until timeout_ms.
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT;
+  /// NP_E_PERMISSION_DENIED (uid not allowed); NP_E_SERVER_FULL; NP_E_PROTOCOL when the server's
+  /// handshake or memory is malformed; NP_E_IO.
+  late final np_client_connect =
+      dynamicLibrary.lookupFunction<_np_client_connect_native, _np_client_connect_dart>('np_client_connect');
+
+  /// `np_client_close`: Closes the connection; the server sees the hang-up at once. Closing 0 is a
+  /// no-op.
+  ///
+  /// Returns: NP_OK; NP_E_INVALID_HANDLE.
+  late final np_client_close =
+      dynamicLibrary.lookupFunction<_np_client_close_native, _np_client_close_dart>('np_client_close');
+
+  /// `np_client_resolve`: Finds a route's id by name (a local lookup in the table the server shared
+  /// at connect). Resolve once, call many times.
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE.
+  late final np_client_resolve =
+      dynamicLibrary.lookupFunction<_np_client_resolve_native, _np_client_resolve_dart>('np_client_resolve');
+
+  /// `np_client_call`: Sends a request and waits for its response. The response is copied into the
+  /// caller's buffer; when it does not fit, the call returns NP_E_BUFFER_TOO_SMALL with the size
+  /// needed in response_length and the response stays queued for np_client_receive().
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE;
+  /// NP_E_MESSAGE_TOO_LARGE; NP_E_BUFFER_TOO_SMALL; NP_E_TIMEOUT (a late response is dropped);
+  /// NP_E_HANDLER_FAILED; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL; NP_E_INVALID_STATE while
+  /// pipelined responses are outstanding.
+  late final np_client_call =
+      dynamicLibrary.lookupFunction<_np_client_call_native, _np_client_call_dart>('np_client_call');
+
+  /// `np_client_send`: Sends a request without waiting for the response (pipelining: many may be in
+  /// flight). Waits only for ring room.
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE;
+  /// NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_INVALID_STATE while
+  /// a claim is open.
+  late final np_client_send =
+      dynamicLibrary.lookupFunction<_np_client_send_native, _np_client_send_dart>('np_client_send');
+
+  /// `np_client_receive`: Receives the next response to a sent (or claimed and committed) request,
+  /// in the order the server answered. An error response returns its status with request_id set.
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_BUFFER_TOO_SMALL (stays queued);
+  /// NP_E_TIMEOUT; NP_E_HANDLER_FAILED; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_INVALID_STATE when
+  /// nothing is outstanding.
+  late final np_client_receive =
+      dynamicLibrary.lookupFunction<_np_client_receive_native, _np_client_receive_dart>('np_client_receive');
+
+  /// `np_client_claim`: Zero copy: reserves room for a request of up to length bytes directly in
+  /// the shared ring and returns where to write it. Publish with np_client_commit() or give up with
+  /// np_client_abort().
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE;
+  /// NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_SHUTDOWN; NP_E_INVALID_STATE when a claim is
+  /// already open.
+  late final np_client_claim =
+      dynamicLibrary.lookupFunction<_np_client_claim_native, _np_client_claim_dart>('np_client_claim');
+
+  /// `np_client_commit`: Publishes the claimed request with its final length; receive its response
+  /// with np_client_receive().
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_INVALID_ARGUMENT when length
+  /// exceeds the claim; NP_E_INVALID_STATE without an open claim.
+  late final np_client_commit =
+      dynamicLibrary.lookupFunction<_np_client_commit_native, _np_client_commit_dart>('np_client_commit');
+
+  /// `np_client_abort`: Gives up an open claim; nothing is sent.
+  ///
+  /// Returns: NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_STATE without an open claim.
+  late final np_client_abort =
+      dynamicLibrary.lookupFunction<_np_client_abort_native, _np_client_abort_dart>('np_client_abort');
+
+  /// `np_client_max_message_size`: The largest request or response payload this connection carries.
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE.
+  late final np_client_max_message_size =
+      dynamicLibrary.lookupFunction<_np_client_max_message_size_native, _np_client_max_message_size_dart>('np_client_max_message_size');
 
   // Version and status
 
@@ -916,4 +1376,91 @@ final class NativePoolsBindings {
   /// Returns: NP_OK; NP_E_INVALID_HANDLE.
   late final np_pool_reset_stats =
       dynamicLibrary.lookupFunction<_np_pool_reset_stats_native, _np_pool_reset_stats_dart>('np_pool_reset_stats');
+
+  // IPC servers
+
+  /// `np_server_options_init`: Fills options with defaults (every size 0 = its default); the
+  /// address must still be set.
+  ///
+  /// Returns: NP_OK, or NP_E_NULL_POINTER.
+  late final np_server_options_init =
+      dynamicLibrary.lookupFunction<_np_server_options_init_native, _np_server_options_init_dart>('np_server_options_init');
+
+  /// `np_server_create`: Creates a stopped server: add routes, then np_server_start().
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for a
+  /// missing or too long address or sizes out of range; NP_E_OUT_OF_MEMORY.
+  late final np_server_create =
+      dynamicLibrary.lookupFunction<_np_server_create_native, _np_server_create_dart>('np_server_create');
+
+  /// `np_server_add_route`: Registers a named route before np_server_start(). With a handler,
+  /// requests run it on a worker thread; with handler NULL the route is pull-mode
+  /// (np_server_receive()).
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_INVALID_ARGUMENT for an empty,
+  /// too long or duplicate name; NP_E_INVALID_STATE after start.
+  late final np_server_add_route =
+      dynamicLibrary.lookupFunction<_np_server_add_route_native, _np_server_add_route_dart>('np_server_add_route');
+
+  /// `np_server_start`: Binds the socket and starts the acceptor and worker threads. Routes are
+  /// fixed from now on.
+  ///
+  /// Returns: NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_STATE when already started;
+  /// NP_E_PERMISSION_DENIED when the socket directory is not private; NP_E_ADDRESS_IN_USE; NP_E_IO.
+  late final np_server_start =
+      dynamicLibrary.lookupFunction<_np_server_start_native, _np_server_start_dart>('np_server_start');
+
+  /// `np_server_stop`: Stops accepting, keeps serving for up to drain_timeout_ms until nothing is
+  /// in flight, then answers every request still unanswered with NP_E_SHUTDOWN and closes all
+  /// connections. Returns when the server's threads have ended. Stopping twice is harmless.
+  ///
+  /// Returns: NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_STATE when called from one of this server's
+  /// handlers.
+  late final np_server_stop =
+      dynamicLibrary.lookupFunction<_np_server_stop_native, _np_server_stop_dart>('np_server_stop');
+
+  /// `np_server_destroy`: Stops the server if running (no drain) and frees it. Destroying 0 is a
+  /// no-op.
+  ///
+  /// Returns: NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_STATE when called from one of this server's
+  /// handlers.
+  late final np_server_destroy =
+      dynamicLibrary.lookupFunction<_np_server_destroy_native, _np_server_destroy_dart>('np_server_destroy');
+
+  /// `np_server_get_stats`: Copies the server's counters (recent values while it runs).
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE.
+  late final np_server_get_stats =
+      dynamicLibrary.lookupFunction<_np_server_get_stats_native, _np_server_get_stats_dart>('np_server_get_stats');
+
+  /// `np_server_get_route_stats`: Copies one route's counters.
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE;
+  /// NP_E_UNKNOWN_ROUTE.
+  late final np_server_get_route_stats =
+      dynamicLibrary.lookupFunction<_np_server_get_route_stats_native, _np_server_get_route_stats_dart>('np_server_get_route_stats');
+
+  /// `np_server_receive`: Pull mode: takes the next request of any pull route, waiting up to
+  /// timeout_ms. Any thread.
+  ///
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE;
+  /// NP_E_TIMEOUT; NP_E_SHUTDOWN once the server stopped; NP_E_INVALID_STATE before start.
+  late final np_server_receive =
+      dynamicLibrary.lookupFunction<_np_server_receive_native, _np_server_receive_dart>('np_server_receive');
+
+  /// `np_server_reply`: Pull mode: answers a received request with a payload. Never blocks (a full
+  /// ring queues the answer). Any thread, once per token.
+  ///
+  /// Returns: NP_OK; NP_E_INVALID_HANDLE; NP_E_NULL_POINTER; NP_E_MESSAGE_TOO_LARGE;
+  /// NP_E_INVALID_ARGUMENT for a token already answered or never received; NP_E_PEER_GONE when the
+  /// client left (the token is spent); NP_E_SHUTDOWN when the stop already answered it.
+  late final np_server_reply =
+      dynamicLibrary.lookupFunction<_np_server_reply_native, _np_server_reply_dart>('np_server_reply');
+
+  /// `np_server_reply_error`: Pull mode: answers a received request with an error; the client's
+  /// call returns NP_E_HANDLER_FAILED and its detail message carries status.
+  ///
+  /// Returns: As np_server_reply(); NP_E_INVALID_ARGUMENT when status is not negative.
+  late final np_server_reply_error =
+      dynamicLibrary.lookupFunction<_np_server_reply_error_native, _np_server_reply_error_dart>('np_server_reply_error');
 }

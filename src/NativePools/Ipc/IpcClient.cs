@@ -1,0 +1,487 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Text;
+using System.Threading;
+using NativePools.Diagnostics;
+using NativePools.Handles;
+using NativePools.Platform.Linux;
+
+namespace NativePools.Ipc;
+
+/// <summary>
+/// A connection to an <see cref="IpcServer"/>. Thread-safe: every operation takes the client's
+/// lock, so calls on one client run one at a time (use one client per thread for parallel
+/// calls, or pipeline with Send/Receive). Between Claim and Commit the claiming thread holds
+/// the ring: other senders get InvalidState.
+/// </summary>
+public sealed unsafe class IpcClient : HandleObject, IDisposable
+{
+    /// <summary>A timeout that never expires (a dead server still ends the wait).</summary>
+    public const uint WaitForever = uint.MaxValue;
+    private const int AbandonedSlots = 64;
+
+    private readonly object _lock = new();
+    private readonly int _socket, _serverDoorbell, _clientDoorbell;
+    private readonly byte* _mapping;
+    private readonly long _mappingSize;
+    private RingWriter _requests;
+    private RingReader _responses;
+    private readonly Dictionary<string, ushort> _routes;
+    private readonly uint _routeCount;
+    private readonly long _spinTicks;
+    private readonly long _shortSpinTicks = Stopwatch.Frequency / 500_000; // 2 µs: catches answers already on their way
+    private long _waitEstimate;        // recent time to a response, in Stopwatch ticks
+    private ulong _nextId;
+    private int _outstanding;          // sent with Send/Commit, response not yet received
+    private bool _claimed;
+    private ushort _claimRoute;
+    private uint _claimLength;
+    private readonly ulong[] _abandoned = new ulong[AbandonedSlots]; // ids of calls that timed out: their late responses are dropped
+    private int _abandonedNext;
+    private bool _broken;
+    private bool _closed;
+
+    /// <summary>Largest request or response payload on this connection.</summary>
+    public uint MaxMessageSize { get; }
+    /// <summary>The server's id for this connection.</summary>
+    public ulong ConnectionId { get; }
+    /// <summary>Responses of timed-out calls that arrived later and were dropped.</summary>
+    public long LateResponses { get; private set; }
+
+    private IpcClient(int socket, int serverDoorbell, int clientDoorbell, byte* mapping, in IpcLayout layout, in Welcome welcome, Dictionary<string, ushort> routes)
+    {
+        _socket = socket;
+        _serverDoorbell = serverDoorbell;
+        _clientDoorbell = clientDoorbell;
+        _mapping = mapping;
+        _mappingSize = layout.TotalSize;
+        MaxMessageSize = welcome.MaxMessage;
+        ConnectionId = welcome.ConnectionId;
+        _routes = routes;
+        _routeCount = (uint)layout.RouteCount;
+        byte* control = mapping + layout.ControlOffset;
+        _requests = new RingWriter(control, mapping + layout.RequestDataOffset, layout.RingSize);
+        _responses = new RingReader(control + IpcLayout.RingControlSize, mapping + layout.ResponseDataOffset, layout.RingSize, welcome.MaxMessage);
+        _spinTicks = (long)Math.Min(welcome.SpinMicroseconds, 1_000_000u) * Stopwatch.Frequency / 1_000_000;
+    }
+
+    /// <summary>
+    /// Connects to the server at <paramref name="address"/>, retrying until <paramref name="timeoutMs"/>
+    /// while no server listens there yet. Checks everything the server sent before using it.
+    /// </summary>
+    public static NpStatus Connect(string? address, uint timeoutMs, out IpcClient? client)
+    {
+        client = null;
+        if (!OperatingSystem.IsLinux())
+            return LastError.Set(NpStatus.InvalidState, "the IPC core needs Linux (memfd, eventfd, epoll)");
+        long deadline = timeoutMs == WaitForever ? long.MaxValue : Environment.TickCount64 + timeoutMs;
+        int socket = ControlSocket.Connect(address!, deadline, out NpStatus status);
+        if (socket < 0) return status;
+        int* fds = stackalloc int[3];
+        int fdCount = 0;
+        byte* mapping = null;
+        long mappingSize = 0;
+        try
+        {
+            long remaining = deadline - Environment.TickCount64;
+            short ready = ControlSocket.WaitReadable(socket, (int)Math.Clamp(remaining, 0, int.MaxValue));
+            if (ready == 0) return LastError.Set(NpStatus.Timeout, "the server accepted but sent no welcome within {0} ms", timeoutMs);
+            if (!ControlSocket.ReceiveWelcome(socket, out Welcome welcome, fds, 3, out fdCount))
+                return LastError.Set((ready & (Libc.POLLHUP | Libc.POLLRDHUP)) != 0 ? NpStatus.PeerGone : NpStatus.ProtocolError,
+                    "the server closed or sent a malformed welcome (errno {0})", Libc.Errno);
+            if (welcome.Magic != IpcLayout.Magic || welcome.Version != IpcLayout.Version)
+                return LastError.Set(NpStatus.ProtocolError, "the server speaks protocol {0}, not {1}", welcome.Version, IpcLayout.Version);
+            if (welcome.Status != 0)
+            {
+                NpStatus refused = welcome.Status is (int)NpStatus.PermissionDenied or (int)NpStatus.ServerFull or (int)NpStatus.OutOfMemory or (int)NpStatus.IoError or (int)NpStatus.Shutdown
+                    ? (NpStatus)welcome.Status : NpStatus.ProtocolError;
+                return LastError.Set(refused, "the server refused the connection ({0})", welcome.Status);
+            }
+            if (fdCount != 3 ||
+                !IpcLayout.Of(welcome.RingSize, welcome.RouteCount, out IpcLayout layout) ||
+                welcome.MaxMessage == 0 || IpcLayout.RecordSize(welcome.MaxMessage) > welcome.RingSize)
+                return LastError.Set(NpStatus.ProtocolError, "the server's welcome has impossible sizes (ring {0}, max message {1})", welcome.RingSize, welcome.MaxMessage);
+            // The mapping must be sealed against shrinking, or the server could make our reads fault.
+            int seals = Libc.Fcntl(fds[0], Libc.F_GET_SEALS, 0);
+            if (seals < 0 || (seals & (Libc.F_SEAL_SHRINK | Libc.F_SEAL_GROW)) != (Libc.F_SEAL_SHRINK | Libc.F_SEAL_GROW) ||
+                !FileStat.OfFd(fds[0], out FileStat stat) || stat.Size != layout.TotalSize)
+                return LastError.Set(NpStatus.ProtocolError, "the shared memory is not sealed or has the wrong size");
+            nint m = Libc.Mmap(0, (nuint)layout.TotalSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fds[0], 0);
+            if (m == Libc.MAP_FAILED) return LastError.Set(NpStatus.OutOfMemory, "cannot map the connection's shared memory (errno {0})", Libc.Errno);
+            mapping = (byte*)m;
+            mappingSize = layout.TotalSize;
+            if (*(uint*)(mapping + IpcLayout.HeaderMagic) != IpcLayout.Magic ||
+                *(uint*)(mapping + IpcLayout.HeaderRingSize) != welcome.RingSize ||
+                *(uint*)(mapping + IpcLayout.HeaderRouteCount) != welcome.RouteCount)
+                return LastError.Set(NpStatus.ProtocolError, "the shared memory header does not match the welcome");
+            var routes = ReadRoutes(mapping + layout.RouteTableOffset, layout.RouteCount);
+            Libc.Close(fds[0]);
+            fds[0] = -1;
+            client = new IpcClient(socket, fds[1], fds[2], mapping, layout, welcome, routes);
+            mapping = null;
+            socket = -1;
+            fdCount = 0;
+            return NpStatus.Ok;
+        }
+        finally
+        {
+            for (int i = 0; i < fdCount; i++) if (fds[i] >= 0) Libc.Close(fds[i]);
+            if (mapping != null) Libc.Munmap((nint)mapping, (nuint)mappingSize);
+            if (socket >= 0) Libc.Close(socket);
+        }
+    }
+
+    private static Dictionary<string, ushort> ReadRoutes(byte* table, int count)
+    {
+        var routes = new Dictionary<string, ushort>(count, StringComparer.Ordinal);
+        Span<byte> name = stackalloc byte[IpcLayout.RouteNameMax];
+        for (int i = 0; i < count; i++)
+        {
+            byte* entry = table + i * IpcLayout.RouteEntrySize;
+            uint id = *(uint*)(entry + IpcLayout.RouteId);
+            uint length = *(uint*)(entry + IpcLayout.RouteNameLength);
+            if (id == 0 || id > (uint)count || length == 0 || length > IpcLayout.RouteNameMax) continue; // ignore garbage entries
+            new ReadOnlySpan<byte>(entry + IpcLayout.RouteName, (int)length).CopyTo(name);
+            routes.TryAdd(Encoding.UTF8.GetString(name[..(int)length]), (ushort)id);
+        }
+        return routes;
+    }
+
+    /// <summary>The id of a route by name, to pass to Call/Send. Resolve once, call many times.</summary>
+    public NpStatus Resolve(string? name, out uint routeId)
+    {
+        routeId = 0;
+        if (name is not null && _routes.TryGetValue(name, out ushort id))
+        {
+            routeId = id;
+            return NpStatus.Ok;
+        }
+        return LastError.Set(NpStatus.UnknownRoute, "the server has no route named '{s}'", subject: name ?? "");
+    }
+
+    private uint ServerState => Volatile.Read(ref *(uint*)(_mapping + IpcLayout.HeaderServerState));
+
+    /// <summary>Sends a request and waits for its response, copied into <paramref name="response"/>.</summary>
+    public NpStatus Call(uint routeId, byte* request, uint requestLength, byte* response, uint responseCapacity, out uint responseLength, uint timeoutMs)
+    {
+        responseLength = 0;
+        long deadline = Deadline(timeoutMs);
+        lock (_lock)
+        {
+            if (_outstanding > 0 || _claimed)
+                return LastError.Set(NpStatus.InvalidState, "{0} pipelined responses are outstanding (or a claim is open): receive them before a call", _outstanding);
+            NpStatus status = SendLocked(routeId, request, requestLength, deadline, out ulong id);
+            if (status != NpStatus.Ok) return status;
+            while (true)
+            {
+                status = WaitForResponseLocked(deadline);
+                if (status != NpStatus.Ok)
+                {
+                    Abandon(id);
+                    return status;
+                }
+                PeekResult peek = _responses.TryPeek(out RecordView record);
+                if (peek != PeekResult.Record) return Broken("the response ring");
+                if (record.RequestId != id)
+                {
+                    if (record.RequestId < id && DropIfLate(record)) continue;
+                    return Broken("a response to a request never sent");
+                }
+                return TakeResponseLocked(record, response, responseCapacity, out responseLength, countOutstanding: false);
+            }
+        }
+    }
+
+    /// <summary>Sends a request without waiting for its response (pipelining). Waits up to the timeout only for ring room.</summary>
+    public NpStatus Send(uint routeId, byte* request, uint requestLength, out ulong requestId, uint timeoutMs)
+    {
+        requestId = 0;
+        lock (_lock)
+        {
+            if (_claimed) return LastError.Set(NpStatus.InvalidState, "a claim is open on this client: commit it first");
+            NpStatus status = SendLocked(routeId, request, requestLength, Deadline(timeoutMs), out requestId);
+            if (status == NpStatus.Ok) _outstanding++;
+            return status;
+        }
+    }
+
+    /// <summary>
+    /// Receives the next response of a pipelined request (in the order the server answered).
+    /// An error response returns its status with <paramref name="requestId"/> set. A buffer too
+    /// small returns BufferTooSmall with the size needed and leaves the response queued.
+    /// </summary>
+    public NpStatus Receive(out ulong requestId, byte* response, uint responseCapacity, out uint responseLength, uint timeoutMs)
+    {
+        requestId = 0;
+        responseLength = 0;
+        long deadline = Deadline(timeoutMs);
+        lock (_lock)
+        {
+            if (_outstanding == 0) return LastError.Set(NpStatus.InvalidState, "no request is waiting for its response");
+            while (true)
+            {
+                NpStatus status = WaitForResponseLocked(deadline);
+                if (status != NpStatus.Ok) return status;
+                if (_responses.TryPeek(out RecordView record) != PeekResult.Record) return Broken("the response ring");
+                if (DropIfLate(record)) continue;
+                requestId = record.RequestId;
+                return TakeResponseLocked(record, response, responseCapacity, out responseLength, countOutstanding: true);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reserves room for a request of up to <paramref name="length"/> bytes in the ring and
+    /// returns where to write it: no copy. Finish with Commit (or Abort). Waits for room up to the timeout.
+    /// </summary>
+    public NpStatus Claim(uint routeId, uint length, out byte* buffer, uint timeoutMs)
+    {
+        buffer = null;
+        long deadline = Deadline(timeoutMs);
+        Monitor.Enter(_lock);
+        try
+        {
+            if (_claimed) return LastError.Set(NpStatus.InvalidState, "a claim is already open on this client");
+            NpStatus status = CheckSendable(routeId, length);
+            if (status != NpStatus.Ok) return status;
+            status = ReserveLocked(length, deadline, out buffer);
+            if (status != NpStatus.Ok) return status;
+            _claimed = true;
+            _claimRoute = (ushort)routeId;
+            _claimLength = length;
+            return NpStatus.Ok;
+        }
+        finally { Monitor.Exit(_lock); }
+    }
+
+    /// <summary>Publishes the claimed request with its final length (at most the claimed length).</summary>
+    public NpStatus Commit(uint length, out ulong requestId)
+    {
+        requestId = 0;
+        lock (_lock)
+        {
+            if (!_claimed) return LastError.Set(NpStatus.InvalidState, "no claim is open on this client");
+            if (length > _claimLength)
+                return LastError.Set(NpStatus.InvalidArgument, "commit length {0} exceeds the claimed {1} bytes", length, _claimLength);
+            _claimed = false;
+            requestId = ++_nextId;
+            Publish(_claimRoute, requestId, length);
+            _outstanding++;
+            return NpStatus.Ok;
+        }
+    }
+
+    /// <summary>Gives up an open claim; nothing is sent.</summary>
+    public NpStatus Abort()
+    {
+        lock (_lock)
+        {
+            if (!_claimed) return LastError.Set(NpStatus.InvalidState, "no claim is open on this client");
+            _claimed = false; // the reserved room is simply reused by the next send
+            return NpStatus.Ok;
+        }
+    }
+
+    private static long Deadline(uint timeoutMs) =>
+        timeoutMs == WaitForever ? long.MaxValue : Environment.TickCount64 + timeoutMs;
+
+    private NpStatus CheckSendable(uint routeId, uint length)
+    {
+        if (_broken) return LastError.Set(NpStatus.ProtocolError, "this connection was dropped after the server broke the protocol");
+        if (routeId == 0 || routeId > _routeCount) return LastError.Set(NpStatus.UnknownRoute, "route id {0} is not one of the server's 1..{1}", routeId, _routeCount);
+        if (length > MaxMessageSize)
+            return LastError.Set(NpStatus.MessageTooLarge, "the request has {0} bytes; this connection's maximum message size is {1}", length, MaxMessageSize);
+        if (ServerState != IpcLayout.ServerServing) return LastError.Set(NpStatus.Shutdown, "the server is stopping");
+        return NpStatus.Ok;
+    }
+
+    private NpStatus SendLocked(uint routeId, byte* request, uint length, long deadline, out ulong id)
+    {
+        id = 0;
+        if (request == null && length > 0) return LastError.Set(NpStatus.NullPointer, "argument 'request' is NULL");
+        NpStatus status = CheckSendable(routeId, length);
+        if (status != NpStatus.Ok) return status;
+        status = ReserveLocked(length, deadline, out byte* slot);
+        if (status != NpStatus.Ok) return status;
+        if (length > 0) Buffer.MemoryCopy(request, slot, length, length);
+        id = ++_nextId;
+        Publish((ushort)routeId, id, length);
+        return NpStatus.Ok;
+    }
+
+    private void Publish(ushort routeId, ulong id, uint length)
+    {
+        _requests.Commit(IpcLayout.KindRequest, routeId, id, length);
+        if (_requests.ConsumerNeedsWake()) Doorbell.Ring(_serverDoorbell);
+    }
+
+    /// <summary>Reserves ring room, spinning then parking until the server frees some.</summary>
+    private NpStatus ReserveLocked(uint length, long deadline, out byte* slot)
+    {
+        slot = _requests.TryReserve(length, out bool corrupt);
+        if (slot != null) return NpStatus.Ok;
+        long spinUntil = Stopwatch.GetTimestamp() + _spinTicks;
+        while (true)
+        {
+            if (corrupt) return Broken("the request ring");
+            if (Stopwatch.GetTimestamp() < spinUntil)
+            {
+                Thread.SpinWait(1);
+            }
+            else
+            {
+                _requests.SetWaiting(true);
+                slot = _requests.TryReserve(length, out corrupt);
+                if (slot == null && !corrupt)
+                {
+                    NpStatus parked = ParkLocked(deadline, "room in the request ring");
+                    if (parked != NpStatus.Ok)
+                    {
+                        _requests.SetWaiting(false);
+                        return parked;
+                    }
+                }
+                _requests.SetWaiting(false);
+                if (slot != null) return NpStatus.Ok;
+            }
+            slot = _requests.TryReserve(length, out corrupt);
+            if (slot != null) return NpStatus.Ok;
+        }
+    }
+
+    /// <summary>Waits until the response ring has a record: spin, then sleeping flag + recheck + poll on doorbell and socket.</summary>
+    private NpStatus WaitForResponseLocked(long deadline)
+    {
+        if (_responses.LooksNonEmpty()) return NpStatus.Ok;
+        if (_broken) return LastError.Set(NpStatus.ProtocolError, "this connection was dropped after the server broke the protocol");
+        long start = Stopwatch.GetTimestamp();
+        // Spin only when answers usually come within the spin window: when many clients share
+        // few cores, answers take long and spinning clients would take the server's CPU.
+        long spinUntil = start + (_waitEstimate <= _spinTicks / 2 ? _spinTicks : _shortSpinTicks);
+        while (Stopwatch.GetTimestamp() < spinUntil && Environment.TickCount64 < deadline)
+        {
+            Thread.SpinWait(1);
+            if (_responses.LooksNonEmpty()) return Waited(start);
+        }
+        while (true)
+        {
+            _responses.SetSleeping(true);
+            if (_responses.LooksNonEmpty())
+            {
+                _responses.SetSleeping(false);
+                return Waited(start);
+            }
+            NpStatus parked = ParkLocked(deadline, "a response");
+            _responses.SetSleeping(false);
+            if (_responses.LooksNonEmpty()) return Waited(start);
+            if (parked != NpStatus.Ok) return parked;
+        }
+    }
+
+    /// <summary>Folds one wait into the running estimate (1/8 weight) that decides whether to spin.</summary>
+    private NpStatus Waited(long start)
+    {
+        long waited = Stopwatch.GetTimestamp() - start;
+        _waitEstimate += (waited - _waitEstimate) / 8;
+        return NpStatus.Ok;
+    }
+
+    /// <summary>One bounded sleep on the doorbell and the socket. Ok after a ring (or a spurious wake), else Timeout / PeerGone / Shutdown.</summary>
+    private NpStatus ParkLocked(long deadline, string waitingFor)
+    {
+        long remaining = deadline - Environment.TickCount64;
+        if (remaining <= 0) return LastError.Set(NpStatus.Timeout, "no {s} in time", subject: waitingFor);
+        Libc.PollFd* fds = stackalloc Libc.PollFd[2];
+        fds[0] = new Libc.PollFd { fd = _clientDoorbell, events = Libc.POLLIN };
+        fds[1] = new Libc.PollFd { fd = _socket, events = Libc.POLLRDHUP };
+        int n = Libc.Poll(fds, 2, (int)Math.Min(remaining, 1000));
+        if (n <= 0) return NpStatus.Ok; // timeout slice or EINTR: the caller rechecks
+        if ((fds[0].revents & Libc.POLLIN) != 0) Doorbell.Drain(_clientDoorbell);
+        if ((fds[1].revents & (Libc.POLLHUP | Libc.POLLRDHUP | Libc.POLLERR | Libc.POLLNVAL)) != 0 && !_responses.LooksNonEmpty())
+        {
+            return ServerState != IpcLayout.ServerServing
+                ? LastError.Set(NpStatus.Shutdown, "the server stopped before answering")
+                : LastError.Set(NpStatus.PeerGone, "the server process is gone");
+        }
+        return NpStatus.Ok;
+    }
+
+    private NpStatus TakeResponseLocked(in RecordView record, byte* response, uint capacity, out uint responseLength, bool countOutstanding)
+    {
+        responseLength = record.Length;
+        if (record.Kind == IpcLayout.KindError)
+        {
+            int remote = *(int*)record.Payload;
+            ConsumeLocked();
+            if (countOutstanding) _outstanding--;
+            responseLength = 0;
+            return remote switch
+            {
+                (int)NpStatus.Shutdown => LastError.Set(NpStatus.Shutdown, "the server stopped before serving the request"),
+                (int)NpStatus.UnknownRoute => LastError.Set(NpStatus.UnknownRoute, "the server has no such route"),
+                _ => LastError.Set(NpStatus.HandlerFailed, "the server's handler returned status {0}", remote),
+            };
+        }
+        if (record.Kind != IpcLayout.KindResponse) return Broken("a request in the response ring");
+        if (record.Length > capacity)
+        {
+            if (!countOutstanding) _outstanding++; // a call's response stays queued: receive it with a larger buffer
+            return LastError.Set(NpStatus.BufferTooSmall, "the response has {0} bytes; the buffer holds {1}: receive it with a larger buffer", record.Length, capacity);
+        }
+        if (record.Length > 0)
+        {
+            if (response == null) return LastError.Set(NpStatus.NullPointer, "argument 'response' is NULL");
+            Buffer.MemoryCopy(record.Payload, response, capacity, record.Length);
+        }
+        ConsumeLocked();
+        if (countOutstanding) _outstanding--;
+        return NpStatus.Ok;
+    }
+
+    private void ConsumeLocked()
+    {
+        _responses.Consume();
+        if (_responses.ProducerNeedsWake()) Doorbell.Ring(_serverDoorbell);
+    }
+
+    private void Abandon(ulong id)
+    {
+        _abandoned[_abandonedNext] = id;
+        _abandonedNext = (_abandonedNext + 1) % AbandonedSlots;
+    }
+
+    private bool DropIfLate(in RecordView record)
+    {
+        if (record.RequestId == 0) return false;
+        for (int i = 0; i < AbandonedSlots; i++)
+        {
+            if (_abandoned[i] != record.RequestId) continue;
+            _abandoned[i] = 0;
+            ConsumeLocked();
+            LateResponses++;
+            return true;
+        }
+        return false;
+    }
+
+    private NpStatus Broken(string where)
+    {
+        _broken = true;
+        return LastError.Set(NpStatus.ProtocolError, "the server broke the protocol in {s}; this connection is unusable", subject: where);
+    }
+
+    /// <summary>Closes the connection: the server sees the hang-up at once. Must not race with other calls on this client.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_closed) return;
+            _closed = true;
+            Libc.Close(_socket);
+            Libc.Close(_serverDoorbell);
+            Libc.Close(_clientDoorbell);
+            Libc.Munmap((nint)_mapping, (nuint)_mappingSize);
+        }
+    }
+}

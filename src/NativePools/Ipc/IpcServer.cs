@@ -1,0 +1,463 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+using System.Threading;
+using NativePools.Diagnostics;
+using NativePools.Handles;
+using NativePools.Messages;
+using NativePools.Platform.Linux;
+
+namespace NativePools.Ipc;
+
+/// <summary>
+/// A request/response server over shared-memory rings. Lifecycle: Create, AddRoute (any
+/// number), Start, then Stop (drains) and Dispose. Routes are either handler routes (called on
+/// a worker thread) or pull routes (requests wait for <see cref="Receive"/> on any thread and
+/// are answered later with <see cref="Reply"/>).
+/// </summary>
+public sealed unsafe partial class IpcServer : HandleObject, IDisposable
+{
+    internal sealed class Route
+    {
+        public readonly ushort Id;
+        public readonly string Name;
+        public readonly byte[] NameUtf8;
+        private readonly delegate* unmanaged<void*, uint, byte*, uint, byte*, uint, uint*, int> _native;
+        private readonly void* _user;
+        private readonly IpcRequestHandler? _managed;
+
+        public Route(ushort id, string name, byte[] nameUtf8, nint native, nint user, IpcRequestHandler? managed)
+        {
+            Id = id;
+            Name = name;
+            NameUtf8 = nameUtf8;
+            _native = (delegate* unmanaged<void*, uint, byte*, uint, byte*, uint, uint*, int>)native;
+            _user = (void*)user;
+            _managed = managed;
+        }
+
+        public bool IsPull => _native == null && _managed is null;
+
+        /// <summary>Calls the handler; its failure (or an exception of a managed one) becomes an error status.</summary>
+        public int Invoke(byte* request, uint length, byte* response, uint capacity, out uint responseLength)
+        {
+            responseLength = 0;
+            if (_native != null)
+            {
+                uint written = 0;
+                int status = _native(_user, Id, request, length, response, capacity, &written);
+                responseLength = written;
+                return status;
+            }
+            try
+            {
+                NpStatus status = _managed!(Id, new ReadOnlySpan<byte>(request, (int)length), new Span<byte>(response, (int)capacity), out int written);
+                responseLength = written < 0 ? uint.MaxValue : (uint)written;
+                return (int)status;
+            }
+            catch (Exception)
+            {
+                return (int)NpStatus.Internal;
+            }
+        }
+    }
+
+    private enum State { Created, Running, Stopping, Stopped }
+
+    internal readonly IpcServerOptions Options;
+    private readonly object _lock = new();
+    private readonly List<Route> _routes = new();
+    private Route?[] _routeById = Array.Empty<Route?>();
+    private State _state;
+    private volatile bool _stopping;
+    private long _drainDeadline;
+    private volatile bool _pullAnswered;
+    private readonly ManualResetEventSlim _stopped = new(false);
+    private readonly MessagePool _messages;
+    private ServerWorker[] _workers = Array.Empty<ServerWorker>();
+    private Thread? _acceptor;
+    private int _listenFd = -1;
+    private int _acceptorWake = -1;
+    private string? _socketPath;
+    private int _nextWorker;
+    private long _nextConnectionId;
+    private long _connectionsNow, _connectionsPeak, _connectionsTotal, _connectionsRejected;
+    private readonly uint _ownUid;
+    private readonly List<nint> _workerBuffers = new();
+
+    private IpcServer(IpcServerOptions options, MessagePool messages)
+    {
+        Options = options;
+        _messages = messages;
+        _ownUid = Libc.GetEuid();
+        _pull = new PullTable(options.MaxPending);
+    }
+
+    /// <summary>Creates a stopped server. Nothing listens until <see cref="Start"/>.</summary>
+    public static NpStatus Create(IpcServerOptions options, out IpcServer? server)
+    {
+        server = null;
+        if (!OperatingSystem.IsLinux())
+            return LastError.Set(NpStatus.InvalidState, "the IPC core needs Linux (memfd, eventfd, epoll)");
+        NpStatus status = options.Resolve(out IpcServerOptions resolved);
+        if (status != NpStatus.Ok) return status;
+        status = MessagePool.Create(new MessagePoolOptions { Name = "ipc-server" }, out MessagePool? messages);
+        if (status != NpStatus.Ok) return status;
+        server = new IpcServer(resolved, messages!);
+        return NpStatus.Ok;
+    }
+
+    /// <summary>Number of routes (ids run from 1 to RouteCount).</summary>
+    public int RouteCount => _routeById.Length;
+
+    internal bool IsStopping => _stopping;
+
+    /// <summary>True on one of this server's worker threads (inside a handler).</summary>
+    public bool IsWorkerThread
+    {
+        get
+        {
+            foreach (ServerWorker w in _workers) if (w.Thread == Thread.CurrentThread) return true;
+            return false;
+        }
+    }
+
+    internal bool DrainDeadlinePassed => Environment.TickCount64 >= Volatile.Read(ref _drainDeadline);
+
+    internal bool PullAnsweredForShutdown => _pullAnswered;
+
+    internal Route? RouteById(ushort id)
+    {
+        Route?[] routes = _routeById;
+        return (uint)(id - 1) < (uint)routes.Length ? routes[id - 1] : null;
+    }
+
+    /// <summary>
+    /// Registers a route before <see cref="Start"/>. Give a native handler (function pointer and
+    /// user data), a managed handler, or neither for a pull route.
+    /// </summary>
+    public NpStatus AddRoute(string? name, nint nativeHandler, nint userData, IpcRequestHandler? managedHandler, out uint routeId)
+    {
+        routeId = 0;
+        if (string.IsNullOrEmpty(name)) return LastError.Set(NpStatus.InvalidArgument, "a route name must not be empty");
+        byte[] utf8 = Encoding.UTF8.GetBytes(name);
+        if (utf8.Length > IpcLayout.RouteNameMax)
+            return LastError.Set(NpStatus.InvalidArgument, "route name '{s}' is longer than {0} bytes", IpcLayout.RouteNameMax, subject: name);
+        lock (_lock)
+        {
+            if (_state != State.Created) return LastError.Set(NpStatus.InvalidState, "routes must be added before np_server_start");
+            if (_routes.Count >= IpcLayout.MaxRoutes)
+                return LastError.Set(NpStatus.InvalidArgument, "a server has at most {0} routes", IpcLayout.MaxRoutes);
+            foreach (Route r in _routes)
+                if (r.Name == name) return LastError.Set(NpStatus.InvalidArgument, "route '{s}' is already registered", subject: name);
+            var route = new Route((ushort)(_routes.Count + 1), name, utf8, nativeHandler, userData, managedHandler);
+            _routes.Add(route);
+            routeId = route.Id;
+            return NpStatus.Ok;
+        }
+    }
+
+    /// <summary>Binds the socket and starts the acceptor and worker threads.</summary>
+    public NpStatus Start()
+    {
+        lock (_lock)
+        {
+            if (_state != State.Created) return LastError.Set(NpStatus.InvalidState, "the server was already started");
+            RaiseDescriptorLimit(Options.MaxClients);
+            int fd = ControlSocket.Listen(Options.Address!, out _socketPath, out NpStatus status);
+            if (fd < 0) return status;
+            _listenFd = fd;
+            _acceptorWake = Doorbell.Create();
+            _routeById = _routes.ToArray();
+            var workers = new ServerWorker[Options.WorkerThreads];
+            for (int i = 0; i < workers.Length; i++)
+            {
+                Epoll? epoll = Epoll.Create(256);
+                int doorbell = Doorbell.Create();
+                if (epoll is null || doorbell < 0 ||
+                    _messages.Acquire(Options.MaxMessageSize, out byte* request, out _) != NpStatus.Ok ||
+                    _messages.Acquire(Options.MaxMessageSize, out byte* response, out _) != NpStatus.Ok)
+                {
+                    int errno = Libc.Errno;
+                    epoll?.Dispose();
+                    if (doorbell >= 0) Libc.Close(doorbell);
+                    for (int k = 0; k < i; k++) workers[k].Join();
+                    return LastError.Set(NpStatus.IoError, "cannot create worker {0} (errno {1})", i, errno);
+                }
+                _workerBuffers.Add((nint)request);
+                _workerBuffers.Add((nint)response);
+                epoll.Add(doorbell, Libc.EPOLLIN, 0);
+                workers[i] = new ServerWorker(this, i, epoll, doorbell, request, response, Options.MaxMessageSize, _routeById.Length);
+            }
+            _workers = workers;
+            foreach (ServerWorker w in workers) w.Start();
+            _acceptor = new Thread(AcceptLoop) { IsBackground = true, Name = "nativepools-ipc-acceptor" };
+            _acceptor.Start();
+            _state = State.Running;
+            return NpStatus.Ok;
+        }
+    }
+
+    /// <summary>
+    /// Stops accepting, serves what is in flight for up to <paramref name="drainTimeoutMs"/>,
+    /// answers whatever is left with <see cref="NpStatus.Shutdown"/>, closes every connection and
+    /// joins the threads. Must not be called from a handler of this server.
+    /// </summary>
+    public NpStatus Stop(uint drainTimeoutMs)
+    {
+        lock (_lock)
+        {
+            if (_state == State.Created) { _state = State.Stopped; _stopped.Set(); return NpStatus.Ok; }
+            if (_state != State.Running)
+            {
+                // Another thread is stopping: return when it is done, so Dispose never frees under running workers.
+                Monitor.Exit(_lock);
+                try { _stopped.Wait(); }
+                finally { Monitor.Enter(_lock); }
+                return NpStatus.Ok;
+            }
+            foreach (ServerWorker w in _workers)
+                if (w.Thread == Thread.CurrentThread)
+                    return LastError.Set(NpStatus.InvalidState, "np_server_stop was called from a handler of the same server");
+            _state = State.Stopping;
+        }
+        Volatile.Write(ref _drainDeadline, Environment.TickCount64 + drainTimeoutMs);
+        _stopping = true;
+        Doorbell.Ring(_acceptorWake);
+        _acceptor!.Join();
+        foreach (ServerWorker w in _workers) w.Wake();
+        // Pull requests are answered by the application: give it the drain time, then answer the rest.
+        while (_pull.Count > 0 && !DrainDeadlinePassed) Thread.Sleep(1);
+        AnswerAllPending(NpStatus.Shutdown);
+        _pullAnswered = true;
+        lock (_pull) Monitor.PulseAll(_pull);
+        foreach (ServerWorker w in _workers) { w.Wake(); w.Join(); }
+        Libc.Close(_listenFd);
+        Libc.Close(_acceptorWake);
+        if (_socketPath is not null)
+        {
+            byte[] p = Encoding.UTF8.GetBytes(_socketPath + "\0");
+            fixed (byte* pp = p) Libc.Unlink(pp);
+        }
+        lock (_lock) _state = State.Stopped;
+        _stopped.Set();
+        return NpStatus.Ok;
+    }
+
+    /// <summary>Stops (without draining) if running, and frees everything.</summary>
+    public void Dispose()
+    {
+        Stop(0);
+        lock (_lock)
+        {
+            foreach (nint buffer in _workerBuffers) _messages.Release((byte*)buffer);
+            _workerBuffers.Clear();
+        }
+        _messages.Dispose();
+    }
+
+    /// <summary>Called by a worker after it closed a connection.</summary>
+    internal void OnClosed(ServerConnection connection)
+    {
+        // Its pending pull requests stay: Receive skips them and Reply reports PeerGone.
+        _ = connection;
+        Interlocked.Decrement(ref _connectionsNow);
+    }
+
+    private static void RaiseDescriptorLimit(int maxClients)
+    {
+        // Each connection holds two descriptors in the server (socket and client doorbell).
+        Libc.RLimit limit;
+        if (Libc.GetRlimit(Libc.RLIMIT_NOFILE, &limit) != 0) return;
+        ulong wanted = (ulong)maxClients * 2 + 256;
+        if (limit.rlim_cur >= wanted) return;
+        limit.rlim_cur = Math.Min(wanted, limit.rlim_max);
+        Libc.SetRlimit(Libc.RLIMIT_NOFILE, &limit);
+    }
+
+    private void AcceptLoop()
+    {
+        Libc.PollFd* fds = stackalloc Libc.PollFd[2];
+        while (!_stopping)
+        {
+            fds[0] = new Libc.PollFd { fd = _listenFd, events = Libc.POLLIN };
+            fds[1] = new Libc.PollFd { fd = _acceptorWake, events = Libc.POLLIN };
+            if (Libc.Poll(fds, 2, 1000) <= 0) continue;
+            if ((fds[1].revents & Libc.POLLIN) != 0) Doorbell.Drain(_acceptorWake);
+            while (!_stopping)
+            {
+                int socket = Libc.Accept4(_listenFd, null, null, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
+                if (socket < 0) break;
+                try { Admit(socket); }
+                catch (Exception) { Libc.Close(socket); Interlocked.Increment(ref _connectionsRejected); }
+            }
+        }
+    }
+
+    /// <summary>Checks the peer, builds its shared mapping, sends the welcome and hands the connection to a worker.</summary>
+    private void Admit(int socket)
+    {
+        Welcome welcome = new() { Magic = IpcLayout.Magic, Version = IpcLayout.Version };
+        if (!ControlSocket.PeerUid(socket, out uint uid) || !UidAllowed(uid))
+        {
+            Refuse(socket, NpStatus.PermissionDenied);
+            return;
+        }
+        if (Interlocked.Read(ref _connectionsNow) >= Options.MaxClients)
+        {
+            Refuse(socket, NpStatus.ServerFull);
+            return;
+        }
+        IpcLayout.Of(Options.RingSize, (uint)_routeById.Length, out IpcLayout layout);
+        int memfd = -1, clientDoorbell = -1;
+        byte* mapping = null;
+        try
+        {
+            byte* name = stackalloc byte[] { (byte)'n', (byte)'p', (byte)'-', (byte)'i', (byte)'p', (byte)'c', 0 };
+            memfd = Libc.MemfdCreate(name, Libc.MFD_CLOEXEC | Libc.MFD_ALLOW_SEALING);
+            if (memfd < 0 || Libc.Ftruncate(memfd, layout.TotalSize) != 0 ||
+                Libc.Fcntl(memfd, Libc.F_ADD_SEALS, Libc.F_SEAL_SHRINK | Libc.F_SEAL_GROW | Libc.F_SEAL_SEAL) != 0)
+            {
+                Refuse(socket, NpStatus.OutOfMemory);
+                return;
+            }
+            nint m = Libc.Mmap(0, (nuint)layout.TotalSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, memfd, 0);
+            if (m == Libc.MAP_FAILED)
+            {
+                Refuse(socket, NpStatus.OutOfMemory);
+                return;
+            }
+            mapping = (byte*)m;
+            WriteHeader(mapping, layout);
+            clientDoorbell = Doorbell.Create();
+            if (clientDoorbell < 0)
+            {
+                Refuse(socket, NpStatus.IoError);
+                return;
+            }
+            ServerWorker worker = _workers[_nextWorker++ % _workers.Length];
+            ulong id = (ulong)Interlocked.Increment(ref _nextConnectionId);
+            welcome.Status = (int)NpStatus.Ok;
+            welcome.RingSize = layout.RingSize;
+            welcome.MaxMessage = Options.MaxMessageSize;
+            welcome.RouteCount = (uint)layout.RouteCount;
+            welcome.ConnectionId = id;
+            welcome.SpinMicroseconds = Options.SpinMicroseconds;
+            int* fds = stackalloc int[3] { memfd, worker.Doorbell, clientDoorbell };
+            if (!ControlSocket.SendWelcome(socket, welcome, fds, 3))
+            {
+                Interlocked.Increment(ref _connectionsRejected);
+                Libc.Close(socket);
+                return;
+            }
+            Libc.Close(memfd);
+            memfd = -1;
+            var connection = new ServerConnection(id, socket, clientDoorbell, mapping, layout, Options.MaxMessageSize, _messages);
+            mapping = null;
+            clientDoorbell = -1;
+            long now = Interlocked.Increment(ref _connectionsNow);
+            Interlocked.Increment(ref _connectionsTotal);
+            long peak;
+            while (now > (peak = Interlocked.Read(ref _connectionsPeak)) && Interlocked.CompareExchange(ref _connectionsPeak, now, peak) != peak) { }
+            worker.Adopt(connection);
+        }
+        finally
+        {
+            if (memfd >= 0) Libc.Close(memfd);
+            if (clientDoorbell >= 0) Libc.Close(clientDoorbell);
+            if (mapping != null) Libc.Munmap((nint)mapping, (nuint)layout.TotalSize);
+        }
+    }
+
+    private void Refuse(int socket, NpStatus status)
+    {
+        Interlocked.Increment(ref _connectionsRejected);
+        Welcome refusal = new() { Magic = IpcLayout.Magic, Version = IpcLayout.Version, Status = (int)status };
+        ControlSocket.SendWelcome(socket, refusal, null, 0);
+        Libc.Close(socket);
+    }
+
+    private bool UidAllowed(uint uid)
+    {
+        if (uid == _ownUid) return true;
+        foreach (uint allowed in Options.AllowedUids!) if (allowed == uid) return true;
+        return false;
+    }
+
+    private void WriteHeader(byte* mapping, in IpcLayout layout)
+    {
+        *(uint*)(mapping + IpcLayout.HeaderMagic) = IpcLayout.Magic;
+        *(uint*)(mapping + IpcLayout.HeaderVersion) = IpcLayout.Version;
+        *(uint*)(mapping + IpcLayout.HeaderRingSize) = layout.RingSize;
+        *(uint*)(mapping + IpcLayout.HeaderMaxMessage) = Options.MaxMessageSize;
+        *(uint*)(mapping + IpcLayout.HeaderRouteCount) = (uint)layout.RouteCount;
+        *(uint*)(mapping + IpcLayout.HeaderServerState) = _stopping ? IpcLayout.ServerDraining : IpcLayout.ServerServing;
+        byte* table = mapping + layout.RouteTableOffset;
+        foreach (Route? route in _routeById)
+        {
+            byte* entry = table + (route!.Id - 1) * IpcLayout.RouteEntrySize;
+            *(uint*)(entry + IpcLayout.RouteId) = route.Id;
+            *(uint*)(entry + IpcLayout.RouteNameLength) = (uint)route.NameUtf8.Length;
+            route.NameUtf8.CopyTo(new Span<byte>(entry + IpcLayout.RouteName, IpcLayout.RouteNameMax));
+        }
+    }
+
+    /// <summary>The counters summed over workers.</summary>
+    public IpcServerStats GetStats()
+    {
+        var s = new IpcServerStats
+        {
+            ConnectionsNow = (ulong)Math.Max(0, Interlocked.Read(ref _connectionsNow)),
+            ConnectionsPeak = (ulong)Interlocked.Read(ref _connectionsPeak),
+            ConnectionsTotal = (ulong)Interlocked.Read(ref _connectionsTotal),
+            ConnectionsRejected = (ulong)Interlocked.Read(ref _connectionsRejected),
+            PendingRequests = (ulong)_pull.Count,
+            Responses = (ulong)Interlocked.Read(ref _pullResponses),
+            ErrorResponses = (ulong)Interlocked.Read(ref _pullErrorResponses),
+            BytesOut = (ulong)Interlocked.Read(ref _pullBytesOut),
+        };
+        foreach (ServerWorker w in _workers)
+        {
+            WorkerCounters c = w.Counters;
+            s.Requests += (ulong)Volatile.Read(ref c.Requests);
+            s.Responses += (ulong)Volatile.Read(ref c.Responses);
+            s.ErrorResponses += (ulong)Volatile.Read(ref c.ErrorResponses);
+            s.BytesIn += (ulong)Volatile.Read(ref c.BytesIn);
+            s.BytesOut += (ulong)Volatile.Read(ref c.BytesOut);
+            s.ProtocolErrors += (ulong)Volatile.Read(ref c.ProtocolErrors);
+            s.HandlerErrors += (ulong)Volatile.Read(ref c.HandlerErrors);
+            s.UnknownRoutes += (ulong)Volatile.Read(ref c.UnknownRoutes);
+            s.PeerHangups += (ulong)Volatile.Read(ref c.PeerHangups);
+            s.IdleClosed += (ulong)Volatile.Read(ref c.IdleClosed);
+        }
+        MessagePoolStats m = _messages.GetStats();
+        s.BuffersCreated = m.Created;
+        s.BuffersReused = m.Reused;
+        return s;
+    }
+
+    /// <summary>One route's counters; false for an unknown id.</summary>
+    public bool GetRouteStats(uint routeId, out IpcRouteStats stats)
+    {
+        stats = default;
+        Route?[] routes = _routeById;
+        if (routeId == 0 || routeId > (uint)Math.Max(routes.Length, _routes.Count)) return false;
+        int r = (int)routeId * WorkerCounters.RouteFields;
+        foreach (ServerWorker w in _workers)
+        {
+            long[] c = w.Counters.Routes;
+            stats.Requests += (ulong)Volatile.Read(ref c[r + WorkerCounters.RouteRequests]);
+            stats.Responses += (ulong)Volatile.Read(ref c[r + WorkerCounters.RouteResponses]);
+            stats.Errors += (ulong)Volatile.Read(ref c[r + WorkerCounters.RouteErrors]);
+            stats.BytesIn += (ulong)Volatile.Read(ref c[r + WorkerCounters.RouteBytesIn]);
+            stats.BytesOut += (ulong)Volatile.Read(ref c[r + WorkerCounters.RouteBytesOut]);
+        }
+        if (routeId < (uint)_pullRouteCounters.Length / WorkerCounters.RouteFields)
+        {
+            stats.Responses += (ulong)Interlocked.Read(ref _pullRouteCounters[r + WorkerCounters.RouteResponses]);
+            stats.Errors += (ulong)Interlocked.Read(ref _pullRouteCounters[r + WorkerCounters.RouteErrors]);
+            stats.BytesOut += (ulong)Interlocked.Read(ref _pullRouteCounters[r + WorkerCounters.RouteBytesOut]);
+        }
+        return true;
+    }
+}

@@ -1,0 +1,202 @@
+using System;
+using System.Threading;
+using NativePools.Messages;
+using NativePools.Platform.Linux;
+
+namespace NativePools.Ipc;
+
+/// <summary>
+/// The server's side of one client connection: the shared mapping, the request ring (read by
+/// the owning worker only), the response ring (written under <see cref="_sendLock"/> by the
+/// worker or by any thread replying in pull mode), and an outbox for responses that found the
+/// ring full. The connection is closed by its worker; senders check <see cref="_closed"/>
+/// under the lock, so nobody writes to a mapping after it is unmapped.
+/// </summary>
+internal sealed unsafe class ServerConnection
+{
+    private struct OutboxEntry
+    {
+        public byte* Buffer;     // from the message pool; null for an error record
+        public uint Length;
+        public ushort Kind;
+        public int Status;
+        public ulong RequestId;
+    }
+
+    public readonly ulong Id;
+    public readonly int Socket;
+    public readonly int ClientDoorbell;
+    public readonly byte* Mapping;
+    public readonly long MappingSize;
+    public RingReader Requests;       // worker only
+    private RingWriter _responses;    // under _sendLock
+    private readonly object _sendLock = new();
+    private readonly MessagePool _messages;
+    private OutboxEntry[] _outbox = new OutboxEntry[4];
+    private int _outboxHead, _outboxCount;
+    private bool _closed;
+    private bool _broken;             // the peer corrupted the response ring's head
+
+    public ServerWorker? Worker;
+    public int Slot = -1;             // index in the worker's connection table
+    public long LastActivity;         // Environment.TickCount64 of the last request (worker only)
+    public int PendingPulls;          // pull requests received and not yet replied (under the server's pull lock)
+
+    public ServerConnection(ulong id, int socket, int clientDoorbell, byte* mapping, in IpcLayout layout, uint maxMessage, MessagePool messages)
+    {
+        Id = id;
+        Socket = socket;
+        ClientDoorbell = clientDoorbell;
+        Mapping = mapping;
+        MappingSize = layout.TotalSize;
+        _messages = messages;
+        byte* control = mapping + layout.ControlOffset;
+        Requests = new RingReader(control, mapping + layout.RequestDataOffset, layout.RingSize, maxMessage);
+        _responses = new RingWriter(control + IpcLayout.RingControlSize, mapping + layout.ResponseDataOffset, layout.RingSize);
+        LastActivity = Environment.TickCount64;
+    }
+
+    public bool IsClosed => Volatile.Read(ref _closed);
+
+    public bool HasOutbox => Volatile.Read(ref _outboxCount) != 0;
+
+    public bool IsBroken => Volatile.Read(ref _broken);
+
+    public uint ServerState
+    {
+        set => Volatile.Write(ref *(uint*)(Mapping + IpcLayout.HeaderServerState), value);
+    }
+
+    /// <summary>
+    /// Sends a response (kind Response with payload, or Error with a status). Straight into the
+    /// ring when it has room and nothing is queued before it; otherwise a pooled copy goes to the
+    /// outbox, which the worker flushes as the client frees room. Never blocks.
+    /// Returns PeerGone when the connection is closed, OutOfMemory when no buffer could be had.
+    /// </summary>
+    public NpStatus Send(ushort kind, ulong requestId, byte* payload, uint length, int status, out bool queued)
+    {
+        queued = false;
+        bool wake;
+        lock (_sendLock)
+        {
+            if (_closed || _broken) return NpStatus.PeerGone;
+            if (_outboxCount == 0 && TryWriteLocked(kind, requestId, payload, length, status))
+            {
+                wake = _responses.ConsumerNeedsWake();
+            }
+            else
+            {
+                if (_broken) return NpStatus.PeerGone;
+                byte* copy = null;
+                if (kind == IpcLayout.KindResponse)
+                {
+                    NpStatus acquired = _messages.Acquire(length, out copy, out _);
+                    if (acquired != NpStatus.Ok) return acquired;
+                    new ReadOnlySpan<byte>(payload, (int)length).CopyTo(new Span<byte>(copy, (int)length));
+                }
+                if (_outboxCount == _outbox.Length) GrowOutboxLocked();
+                _outbox[(_outboxHead + _outboxCount) % _outbox.Length] = new OutboxEntry { Buffer = copy, Length = length, Kind = kind, Status = status, RequestId = requestId };
+                Volatile.Write(ref _outboxCount, _outboxCount + 1);
+                _responses.SetWaiting(true); // the client rings our doorbell once it consumed
+                queued = true;
+                return NpStatus.Ok;
+            }
+        }
+        if (wake) Doorbell.Ring(ClientDoorbell);
+        return NpStatus.Ok;
+    }
+
+    /// <summary>Moves queued responses into the ring while it has room. Returns true if any moved.</summary>
+    public bool FlushOutbox()
+    {
+        bool moved = false, wake = false;
+        lock (_sendLock)
+        {
+            if (_closed || _broken) return false;
+            _responses.SetWaiting(false);
+            while (_outboxCount > 0)
+            {
+                ref OutboxEntry e = ref _outbox[_outboxHead];
+                if (!TryWriteLocked(e.Kind, e.RequestId, e.Buffer, e.Length, e.Status)) break;
+                if (e.Buffer != null) _messages.Release(e.Buffer);
+                e = default;
+                _outboxHead = (_outboxHead + 1) % _outbox.Length;
+                Volatile.Write(ref _outboxCount, _outboxCount - 1);
+                moved = true;
+            }
+            if (_outboxCount > 0)
+            {
+                // Dekker with the client's consume: announce, fence (in SetWaiting), then one more try.
+                _responses.SetWaiting(true);
+                while (_outboxCount > 0)
+                {
+                    ref OutboxEntry e = ref _outbox[_outboxHead];
+                    if (!TryWriteLocked(e.Kind, e.RequestId, e.Buffer, e.Length, e.Status)) break;
+                    if (e.Buffer != null) _messages.Release(e.Buffer);
+                    e = default;
+                    _outboxHead = (_outboxHead + 1) % _outbox.Length;
+                    Volatile.Write(ref _outboxCount, _outboxCount - 1);
+                    moved = true;
+                }
+            }
+            if (moved) wake = _responses.ConsumerNeedsWake();
+        }
+        if (wake) Doorbell.Ring(ClientDoorbell);
+        return moved;
+    }
+
+    /// <summary>True when the outbox could move now (the response ring has room for its first entry).</summary>
+    public bool OutboxCanMove()
+    {
+        lock (_sendLock)
+        {
+            if (_closed || _broken || _outboxCount == 0) return false;
+            ref OutboxEntry e = ref _outbox[_outboxHead];
+            uint length = e.Kind == IpcLayout.KindError ? 4u : e.Length;
+            bool room = _responses.HasRoomFor(length, out bool corrupt);
+            if (corrupt) _broken = true;
+            return room || corrupt;
+        }
+    }
+
+    private bool TryWriteLocked(ushort kind, ulong requestId, byte* payload, uint length, int status)
+    {
+        uint size = kind == IpcLayout.KindError ? 4u : length;
+        byte* slot = _responses.TryReserve(size, out bool corrupt);
+        if (corrupt) _broken = true;
+        if (slot == null) return false;
+        if (kind == IpcLayout.KindError) *(int*)slot = status;
+        else if (length > 0) Buffer.MemoryCopy(payload, slot, length, length);
+        _responses.Commit(kind, 0, requestId, size);
+        return true;
+    }
+
+    private void GrowOutboxLocked()
+    {
+        var grown = new OutboxEntry[_outbox.Length * 2];
+        for (int i = 0; i < _outboxCount; i++) grown[i] = _outbox[(_outboxHead + i) % _outbox.Length];
+        _outbox = grown;
+        _outboxHead = 0;
+    }
+
+    /// <summary>Marks the connection closed (senders get PeerGone from now on) and frees the outbox. The worker then unmaps and closes.</summary>
+    public void MarkClosed(uint serverState)
+    {
+        lock (_sendLock)
+        {
+            if (_closed) return;
+            ServerState = serverState;
+            _closed = true;
+            for (int i = 0; i < _outboxCount; i++)
+            {
+                ref OutboxEntry e = ref _outbox[(_outboxHead + i) % _outbox.Length];
+                if (e.Buffer != null) _messages.Release(e.Buffer);
+                e = default;
+            }
+            _outboxCount = 0;
+        }
+        Libc.Close(Socket);
+        Libc.Close(ClientDoorbell);
+        Libc.Munmap((nint)Mapping, (nuint)MappingSize);
+    }
+}

@@ -1,0 +1,331 @@
+using System;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading;
+using NativePools.Platform.Linux;
+
+namespace NativePools.Ipc;
+
+/// <summary>
+/// One server thread and the connections it owns. It polls their request rings while there is
+/// work, spins a little when there is none, then parks in epoll on its doorbell (which its
+/// clients ring only when they see it parked) and on its connections' sockets (hang-up means
+/// the client is gone). Each request ring has exactly one reader: its worker.
+/// </summary>
+internal sealed unsafe class ServerWorker
+{
+    private const ulong DoorbellTag = 0;
+    private const int RequestsPerTurn = 64; // fairness: one busy client cannot starve the others
+    private const int EventCheckIntervalMs = 5;
+
+    private readonly IpcServer _server;
+    private readonly int _index;
+    private readonly Epoll _epoll;
+    private readonly ConcurrentQueue<ServerConnection> _arrivals = new();
+    private ServerConnection?[] _connections = new ServerConnection?[16];
+    private int _count;
+    private readonly Thread _thread;
+    private readonly byte* _requestBuffer;   // a private copy of each handler request (the client could change the ring under us)
+    private readonly byte* _responseBuffer;  // what handlers write into
+    private readonly uint _bufferSize;
+    public readonly WorkerCounters Counters;
+    public readonly int Doorbell;
+
+    public ServerWorker(IpcServer server, int index, Epoll epoll, int doorbell, byte* requestBuffer, byte* responseBuffer, uint bufferSize, int routeCount)
+    {
+        _server = server;
+        _index = index;
+        _epoll = epoll;
+        Doorbell = doorbell;
+        _requestBuffer = requestBuffer;
+        _responseBuffer = responseBuffer;
+        _bufferSize = bufferSize;
+        Counters = new WorkerCounters(routeCount);
+        _thread = new Thread(Run) { IsBackground = true, Name = "nativepools-ipc-worker-" + index };
+    }
+
+    public Thread Thread => _thread;
+
+    public void Start() => _thread.Start();
+
+    public void Join() => _thread.Join();
+
+    /// <summary>Hands a new connection to this worker (any thread).</summary>
+    public void Adopt(ServerConnection connection)
+    {
+        connection.Worker = this;
+        _arrivals.Enqueue(connection);
+        Ipc.Doorbell.Ring(Doorbell);
+    }
+
+    public void Wake() => Ipc.Doorbell.Ring(Doorbell);
+
+    private void Run()
+    {
+        long spinTicks = (long)_server.Options.SpinMicroseconds * Stopwatch.Frequency / 1_000_000;
+        long idleSince = Stopwatch.GetTimestamp();
+        long lastIdleScan = Environment.TickCount64;
+        long lastEventCheck = lastIdleScan;
+        while (true)
+        {
+            TakeArrivals();
+            if (_server.IsStopping && FinishDrain()) break;
+
+            bool progressed = false;
+            for (int i = 0; i < _count; i++)
+            {
+                ServerConnection? c = _connections[i];
+                if (c is not null) progressed |= Service(c);
+            }
+            if (progressed)
+            {
+                idleSince = Stopwatch.GetTimestamp();
+                // A busy worker never parks, so look for hang-ups every few ms without waiting:
+                // a dead client is released promptly even under full load.
+                long ticks = Environment.TickCount64;
+                if (ticks - lastEventCheck >= EventCheckIntervalMs)
+                {
+                    lastEventCheck = ticks;
+                    HandleEvents(_epoll.Wait(0));
+                }
+                continue;
+            }
+            if (Stopwatch.GetTimestamp() - idleSince < spinTicks)
+            {
+                Thread.SpinWait(1);
+                continue;
+            }
+            Park();
+            idleSince = Stopwatch.GetTimestamp();
+            long now = Environment.TickCount64;
+            if (_server.Options.IdleTimeoutMs != 0 && now - lastIdleScan >= 50)
+            {
+                lastIdleScan = now;
+                CloseIdle(now);
+            }
+        }
+    }
+
+    /// <summary>Serves one connection for a turn. Returns true when anything moved.</summary>
+    private bool Service(ServerConnection c)
+    {
+        bool progressed = false;
+        if (c.HasOutbox)
+        {
+            progressed = c.FlushOutbox();
+            if (c.IsBroken) { Drop(c, protocol: true); return true; }
+            if (c.HasOutbox) return progressed; // backpressure: take no new request until its responses fit
+        }
+        int consumed = 0;
+        for (; consumed < RequestsPerTurn; consumed++)
+        {
+            PeekResult peek = c.Requests.TryPeek(out RecordView record);
+            if (peek == PeekResult.Empty) break;
+            if (peek == PeekResult.Corrupt || record.Kind != IpcLayout.KindRequest)
+            {
+                Drop(c, protocol: true);
+                return true;
+            }
+            IpcServer.Route? route = _server.RouteById(record.Route);
+            if (route is not null && route.IsPull)
+            {
+                if (!_server.TryQueuePull(c, route, in record)) break; // the pending table is full: leave it in the ring
+                c.Requests.Consume();
+                CountRequest(record.Route, record.Length);
+                continue;
+            }
+            uint length = record.Length;
+            ulong requestId = record.RequestId;
+            ushort routeId = record.Route;
+            if (route is null)
+            {
+                c.Requests.Consume();
+                CountRequest(0, length);
+                Counters.UnknownRoutes++;
+                Respond(c, IpcLayout.KindError, requestId, null, 0, (int)NpStatus.UnknownRoute, 0);
+            }
+            else
+            {
+                // Copy first: the handler must see bytes the client can no longer change.
+                if (length > 0) Buffer.MemoryCopy(record.Payload, _requestBuffer, _bufferSize, length);
+                c.Requests.Consume();
+                CountRequest(routeId, length);
+                int status = route.Invoke(_requestBuffer, length, _responseBuffer, _bufferSize, out uint responseLength);
+                if (status == 0 && responseLength <= _bufferSize)
+                {
+                    Respond(c, IpcLayout.KindResponse, requestId, _responseBuffer, responseLength, 0, routeId);
+                }
+                else
+                {
+                    Counters.HandlerErrors++;
+                    Counters.Routes[routeId * WorkerCounters.RouteFields + WorkerCounters.RouteErrors]++;
+                    if (status == 0) status = (int)NpStatus.BufferTooSmall; // the handler claimed more than its buffer
+                    Respond(c, IpcLayout.KindError, requestId, null, 0, status, routeId);
+                }
+            }
+            c.LastActivity = Environment.TickCount64;
+            if (c.IsClosed || c.HasOutbox) { consumed++; break; }
+        }
+        if (consumed > 0)
+        {
+            progressed = true;
+            if (!c.IsClosed && c.Requests.ProducerNeedsWake()) Ipc.Doorbell.Ring(c.ClientDoorbell);
+        }
+        if (c.IsBroken) Drop(c, protocol: true);
+        return progressed;
+    }
+
+    private void CountRequest(ushort routeId, uint length)
+    {
+        Counters.Requests++;
+        Counters.BytesIn += length;
+        int r = routeId <= _server.RouteCount ? routeId : 0;
+        Counters.Routes[r * WorkerCounters.RouteFields + WorkerCounters.RouteRequests]++;
+        Counters.Routes[r * WorkerCounters.RouteFields + WorkerCounters.RouteBytesIn] += length;
+    }
+
+    private void Respond(ServerConnection c, ushort kind, ulong requestId, byte* payload, uint length, int status, ushort routeId)
+    {
+        NpStatus sent = c.Send(kind, requestId, payload, length, status, out _);
+        if (sent != NpStatus.Ok) return; // closed meanwhile, or no memory for the outbox copy: the client sees the hang-up
+        Counters.Responses++;
+        Counters.BytesOut += length;
+        if (kind == IpcLayout.KindError) Counters.ErrorResponses++;
+        int r = routeId * WorkerCounters.RouteFields;
+        Counters.Routes[r + WorkerCounters.RouteResponses]++;
+        Counters.Routes[r + WorkerCounters.RouteBytesOut] += length;
+    }
+
+    /// <summary>
+    /// Parks until a client rings, a socket hangs up, or a timeout: set every ring's sleeping
+    /// flag, fence, recheck (a request published before the flag was visible is seen now), wait.
+    /// </summary>
+    private void Park()
+    {
+        for (int i = 0; i < _count; i++) _connections[i]?.Requests.SetSleeping(true);
+        Interlocked.MemoryBarrier();
+        bool work = !_arrivals.IsEmpty;
+        for (int i = 0; i < _count && !work; i++)
+        {
+            ServerConnection? c = _connections[i];
+            if (c is null) continue;
+            work = c.HasOutbox ? c.OutboxCanMove() : c.Requests.LooksNonEmpty() && !_server.PullTableFull;
+        }
+        if (!work)
+        {
+            // A full pull table frees without a doorbell: check back soon. Otherwise the timeout
+            // only bounds how late the idle scan runs.
+            int timeout = _server.PullTableFull || _server.IsStopping ? 2 : 100;
+            HandleEvents(_epoll.Wait(timeout));
+        }
+        for (int i = 0; i < _count; i++) _connections[i]?.Requests.SetSleeping(false);
+    }
+
+    /// <summary>Handles what epoll reported: doorbell rings (nothing to do but reset) and hang-ups.</summary>
+    private void HandleEvents(int n)
+    {
+        for (int e = 0; e < n; e++)
+        {
+            ulong tag = _epoll.DataAt(e);
+            if (tag == DoorbellTag)
+            {
+                Ipc.Doorbell.Drain(Doorbell);
+                continue;
+            }
+            int slot = (int)(tag >> 1) - 1;
+            ServerConnection? c = (uint)slot < (uint)_count ? _connections[slot] : null;
+            if (c is not null && (_epoll.EventsAt(e) & (Libc.EPOLLHUP | Libc.EPOLLRDHUP | Libc.EPOLLERR)) != 0)
+            {
+                // Serve what the client sent before it went away, then let it go.
+                Service(c);
+                if (!c.IsClosed) Drop(c, protocol: false);
+            }
+        }
+    }
+
+    private void TakeArrivals()
+    {
+        while (_arrivals.TryDequeue(out ServerConnection? c))
+        {
+            int slot = -1;
+            for (int i = 0; i < _count; i++) if (_connections[i] is null) { slot = i; break; }
+            if (slot < 0)
+            {
+                if (_count == _connections.Length) Array.Resize(ref _connections, _count * 2);
+                slot = _count++;
+            }
+            _connections[slot] = c;
+            c.Slot = slot;
+            if (_server.IsStopping) c.ServerState = IpcLayout.ServerDraining;
+            // Hang-up only: the server never reads the socket, so readable data must not wake us.
+            _epoll.Add(c.Socket, Libc.EPOLLRDHUP, ((ulong)(slot + 1) << 1) | 1);
+        }
+    }
+
+    private void CloseIdle(long now)
+    {
+        long limit = _server.Options.IdleTimeoutMs;
+        for (int i = 0; i < _count; i++)
+        {
+            ServerConnection? c = _connections[i];
+            if (c is not null && now - c.LastActivity > limit && !c.HasOutbox && c.PendingPulls == 0 && !c.Requests.LooksNonEmpty())
+            {
+                Counters.IdleClosed++;
+                Close(c, IpcLayout.ServerClosed);
+            }
+        }
+    }
+
+    private void Drop(ServerConnection c, bool protocol)
+    {
+        if (protocol) Counters.ProtocolErrors++;
+        else Counters.PeerHangups++;
+        Close(c, IpcLayout.ServerClosed);
+    }
+
+    private void Close(ServerConnection c, uint state)
+    {
+        if (c.Slot >= 0 && c.Slot < _count && _connections[c.Slot] == c)
+        {
+            _connections[c.Slot] = null;
+            _epoll.Remove(c.Socket);
+        }
+        c.MarkClosed(state);
+        _server.OnClosed(c);
+    }
+
+    /// <summary>
+    /// While stopping: serve until every ring and outbox is empty and every pull request was
+    /// answered, or the drain deadline passed. Then answer whatever is left with Shutdown and
+    /// close all connections. Returns true when the worker is done.
+    /// </summary>
+    private bool FinishDrain()
+    {
+        bool deadline = _server.DrainDeadlinePassed;
+        bool idle = true;
+        for (int i = 0; i < _count && idle; i++)
+        {
+            ServerConnection? c = _connections[i];
+            if (c is null) continue;
+            c.ServerState = IpcLayout.ServerDraining;
+            idle = !c.HasOutbox && !c.Requests.LooksNonEmpty() && Volatile.Read(ref c.PendingPulls) == 0;
+        }
+        if (!idle && !deadline) return false;
+        if (!_server.PullAnsweredForShutdown) return false; // IpcServer.Stop answers pending pulls first
+        for (int i = 0; i < _count; i++)
+        {
+            ServerConnection? c = _connections[i];
+            if (c is null) continue;
+            // Requests nobody will serve get a clear Shutdown (best effort: a full ring is seen as a hang-up).
+            c.FlushOutbox();
+            while (!c.IsBroken && c.Requests.TryPeek(out RecordView r) == PeekResult.Record)
+            {
+                ulong id = r.RequestId;
+                c.Requests.Consume();
+                c.Send(IpcLayout.KindError, id, null, 0, (int)NpStatus.Shutdown, out _);
+            }
+            Close(c, IpcLayout.ServerClosed);
+        }
+        return true;
+    }
+}
