@@ -48,9 +48,17 @@ ensure_tools() {
 # ---------------------------------------------------------------- build steps
 publish_library() {
   log "publishing $LIB_NAME (NativeAOT, $RID)"
+  # Publish beside, then rename into place: processes still running the old library keep their
+  # mapping (rename swaps the inode; copying over it would make them fault).
+  local staging="$LIB_DIR.next"
+  rm -rf "$staging"
   dotnet publish src/NativePools.Native/NativePools.Native.csproj -c Release -r "$RID" \
-    -o "$LIB_DIR" -nologo -v quiet -p:GenerateDocumentationFile=true
-  [ -f "$LIB" ] || die "publish did not produce $LIB"
+    -o "$staging" -nologo -v quiet -p:GenerateDocumentationFile=true
+  [ -f "$staging/$LIB_NAME" ] || die "publish did not produce $staging/$LIB_NAME"
+  mkdir -p "$LIB_DIR"
+  local f
+  for f in "$staging"/*; do mv -f "$f" "$LIB_DIR/"; done
+  rm -rf "$staging"
 }
 
 generate_bindings() {

@@ -232,7 +232,9 @@ public sealed unsafe partial class BlockPool
             else
             {
                 full = previous;
-                FillFromFreshLocked(full);
+                // Once the pool cannot grow any more, fresh blocks go out one at a time: a magazine
+                // of them in one thread's cache would be refused to every other thread at the limit.
+                FillFromFreshLocked(full, _freshEnd >= _blockLimit ? 1 : _magazineCapacity);
             }
             cache.Previous = cache.Loaded;
             cache.Loaded = full;
@@ -492,16 +494,16 @@ public sealed unsafe partial class BlockPool
         {
             Magazine* magazine = TakeEmptyLocked();
             if (magazine is null) return false;
-            FillFromFreshLocked(magazine);
+            FillFromFreshLocked(magazine, _magazineCapacity);
             PushFullLocked(magazine);
         }
         return true;
     }
 
     /// <summary>Fills an empty magazine from the fresh range so its rounds pop in address order.</summary>
-    private void FillFromFreshLocked(Magazine* magazine)
+    private void FillFromFreshLocked(Magazine* magazine, long most)
     {
-        int n = (int)Math.Min(_magazineCapacity, _freshEnd - _freshNext);
+        int n = (int)Math.Min(most, _freshEnd - _freshNext);
         int* rounds = Magazine.Rounds(magazine);
         for (int k = 0; k < n; k++) rounds[k] = (int)(_freshNext + n - 1 - k);
         magazine->Count = n;
