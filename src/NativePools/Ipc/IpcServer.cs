@@ -76,6 +76,9 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
     private readonly MessagePool _messages;
     private ServerWorker[] _workers = Array.Empty<ServerWorker>();
     private Thread? _acceptor;
+    private Epoll? _control;
+    private volatile bool _controlStop;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<ulong> _closedIds = new();
     private int _listenFd = -1;
     private int _acceptorWake = -1;
     private string? _socketPath;
@@ -191,7 +194,11 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             }
             _workers = workers;
             foreach (ServerWorker w in workers) w.Start();
-            _acceptor = new Thread(AcceptLoop) { IsBackground = true, Name = "nativepools-ipc-acceptor" };
+            _control = Epoll.Create(1024);
+            if (_control is null) return LastError.Set(NpStatus.IoError, "epoll_create1 failed (errno {0})", Libc.Errno);
+            _control.Add(_listenFd, Libc.EPOLLIN, ListenTag);
+            _control.Add(_acceptorWake, Libc.EPOLLIN, WakeTag);
+            _acceptor = new Thread(ControlLoop) { IsBackground = true, Name = "nativepools-ipc-control" };
             _acceptor.Start();
             _state = State.Running;
             return NpStatus.Ok;
@@ -223,8 +230,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         }
         Volatile.Write(ref _drainDeadline, Environment.TickCount64 + drainTimeoutMs);
         _stopping = true;
-        Doorbell.Ring(_acceptorWake);
-        _acceptor!.Join();
+        Doorbell.Ring(_acceptorWake); // stops accepting; keeps watching for hang-ups during the drain
         foreach (ServerWorker w in _workers) w.Wake();
         // Pull requests are answered by the application: give it the drain time, then answer the rest.
         while (_pull.Count > 0 && !DrainDeadlinePassed) Thread.Sleep(1);
@@ -232,6 +238,10 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         _pullAnswered = true;
         lock (_pull) Monitor.PulseAll(_pull);
         foreach (ServerWorker w in _workers) { w.Wake(); w.Join(); }
+        _controlStop = true;
+        Doorbell.Ring(_acceptorWake);
+        _acceptor!.Join();
+        _control!.Dispose();
         Libc.Close(_listenFd);
         Libc.Close(_acceptorWake);
         if (_socketPath is not null)
@@ -260,7 +270,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
     internal void OnClosed(ServerConnection connection)
     {
         // Its pending pull requests stay: Receive skips them and Reply reports PeerGone.
-        _ = connection;
+        _closedIds.Enqueue(connection.Id);
         Interlocked.Decrement(ref _connectionsNow);
     }
 
@@ -275,38 +285,74 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         Libc.SetRlimit(Libc.RLIMIT_NOFILE, &limit);
     }
 
-    private void AcceptLoop()
+    private const ulong ListenTag = ulong.MaxValue, WakeTag = ulong.MaxValue - 1;
+
+    /// <summary>
+    /// The control thread: accepts clients and watches every connection's socket for hang-up.
+    /// Workers never make a syscall for liveness: a hang-up raises the connection's flag and
+    /// rings its worker's doorbell. While the server stops it accepts no one but keeps watching
+    /// until the workers are done.
+    /// </summary>
+    private void ControlLoop()
     {
-        Libc.PollFd* fds = stackalloc Libc.PollFd[2];
-        while (!_stopping)
+        Epoll epoll = _control!;
+        var sockets = new Dictionary<ulong, ServerConnection>();
+        bool listening = true;
+        while (!_controlStop)
         {
-            fds[0] = new Libc.PollFd { fd = _listenFd, events = Libc.POLLIN };
-            fds[1] = new Libc.PollFd { fd = _acceptorWake, events = Libc.POLLIN };
-            if (Libc.Poll(fds, 2, 1000) <= 0) continue;
-            if ((fds[1].revents & Libc.POLLIN) != 0) Doorbell.Drain(_acceptorWake);
-            while (!_stopping)
+            if (listening && _stopping)
             {
-                int socket = Libc.Accept4(_listenFd, null, null, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
-                if (socket < 0) break;
-                try { Admit(socket); }
-                catch (Exception) { Libc.Close(socket); Interlocked.Increment(ref _connectionsRejected); }
+                epoll.Remove(_listenFd);
+                listening = false;
+            }
+            while (_closedIds.TryDequeue(out ulong closed)) sockets.Remove(closed);
+            int n = epoll.Wait(1000);
+            for (int e = 0; e < n; e++)
+            {
+                ulong tag = epoll.DataAt(e);
+                if (tag == WakeTag)
+                {
+                    Doorbell.Drain(_acceptorWake);
+                }
+                else if (tag == ListenTag)
+                {
+                    while (!_stopping)
+                    {
+                        int socket = Libc.Accept4(_listenFd, null, null, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
+                        if (socket < 0) break;
+                        ServerConnection? admitted = null;
+                        try { admitted = Admit(socket); }
+                        catch (Exception) { Libc.Close(socket); Interlocked.Increment(ref _connectionsRejected); }
+                        if (admitted is null) continue;
+                        sockets[admitted.Id] = admitted;
+                        // Hang-up only: the server never reads the socket, so data must not wake us.
+                        epoll.Add(admitted.Socket, Libc.EPOLLRDHUP, admitted.Id);
+                        admitted.Worker!.Adopt(admitted);
+                    }
+                }
+                else if (sockets.TryGetValue(tag, out ServerConnection? c))
+                {
+                    sockets.Remove(tag);
+                    if (!c.IsClosed) epoll.Remove(c.Socket);
+                    c.MarkHungUp();
+                }
             }
         }
     }
 
     /// <summary>Checks the peer, builds its shared mapping, sends the welcome and hands the connection to a worker.</summary>
-    private void Admit(int socket)
+    private ServerConnection? Admit(int socket)
     {
         Welcome welcome = new() { Magic = IpcLayout.Magic, Version = IpcLayout.Version };
         if (!ControlSocket.PeerUid(socket, out uint uid) || !UidAllowed(uid))
         {
             Refuse(socket, NpStatus.PermissionDenied);
-            return;
+            return null;
         }
         if (Interlocked.Read(ref _connectionsNow) >= Options.MaxClients)
         {
             Refuse(socket, NpStatus.ServerFull);
-            return;
+            return null;
         }
         IpcLayout.Of(Options.RingSize, (uint)_routeById.Length, out IpcLayout layout);
         int memfd = -1, clientDoorbell = -1;
@@ -319,13 +365,13 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
                 Libc.Fcntl(memfd, Libc.F_ADD_SEALS, Libc.F_SEAL_SHRINK | Libc.F_SEAL_GROW | Libc.F_SEAL_SEAL) != 0)
             {
                 Refuse(socket, NpStatus.OutOfMemory);
-                return;
+                return null;
             }
             nint m = Libc.Mmap(0, (nuint)layout.TotalSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, memfd, 0);
             if (m == Libc.MAP_FAILED)
             {
                 Refuse(socket, NpStatus.OutOfMemory);
-                return;
+                return null;
             }
             mapping = (byte*)m;
             WriteHeader(mapping, layout);
@@ -333,7 +379,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             if (clientDoorbell < 0)
             {
                 Refuse(socket, NpStatus.IoError);
-                return;
+                return null;
             }
             ServerWorker worker = _workers[_nextWorker++ % _workers.Length];
             ulong id = (ulong)Interlocked.Increment(ref _nextConnectionId);
@@ -348,18 +394,18 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             {
                 Interlocked.Increment(ref _connectionsRejected);
                 Libc.Close(socket);
-                return;
+                return null;
             }
             Libc.Close(memfd);
             memfd = -1;
-            var connection = new ServerConnection(id, socket, clientDoorbell, mapping, layout, Options.MaxMessageSize, _messages);
+            var connection = new ServerConnection(id, socket, clientDoorbell, mapping, layout, Options.MaxMessageSize, _messages) { Worker = worker };
             mapping = null;
             clientDoorbell = -1;
             long now = Interlocked.Increment(ref _connectionsNow);
             Interlocked.Increment(ref _connectionsTotal);
             long peak;
             while (now > (peak = Interlocked.Read(ref _connectionsPeak)) && Interlocked.CompareExchange(ref _connectionsPeak, now, peak) != peak) { }
-            worker.Adopt(connection);
+            return connection;
         }
         finally
         {

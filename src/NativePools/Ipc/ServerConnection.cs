@@ -58,6 +58,18 @@ internal sealed unsafe class ServerConnection
 
     public bool IsClosed => Volatile.Read(ref _closed);
 
+    /// <summary>Set by the server's control thread when the client's socket hung up (the client closed or died).</summary>
+    public bool HungUp => Volatile.Read(ref _hungUp);
+
+    private bool _hungUp;
+
+    /// <summary>Control thread: the client is gone; its worker serves what it left and closes.</summary>
+    public void MarkHungUp()
+    {
+        Volatile.Write(ref _hungUp, true);
+        Worker?.Wake();
+    }
+
     public bool HasOutbox => Volatile.Read(ref _outboxCount) != 0;
 
     public bool IsBroken => Volatile.Read(ref _broken);

@@ -14,9 +14,7 @@ namespace NativePools.Ipc;
 /// </summary>
 internal sealed unsafe class ServerWorker
 {
-    private const ulong DoorbellTag = 0;
     private const int RequestsPerTurn = 64; // fairness: one busy client cannot starve the others
-    private const int EventCheckIntervalMs = 5;
 
     private readonly IpcServer _server;
     private readonly int _index;
@@ -65,7 +63,6 @@ internal sealed unsafe class ServerWorker
         long spinTicks = (long)_server.Options.SpinMicroseconds * Stopwatch.Frequency / 1_000_000;
         long idleSince = Stopwatch.GetTimestamp();
         long lastIdleScan = Environment.TickCount64;
-        long lastEventCheck = lastIdleScan;
         while (true)
         {
             TakeArrivals();
@@ -80,14 +77,6 @@ internal sealed unsafe class ServerWorker
             if (progressed)
             {
                 idleSince = Stopwatch.GetTimestamp();
-                // A busy worker never parks, so look for hang-ups every few ms without waiting:
-                // a dead client is released promptly even under full load.
-                long ticks = Environment.TickCount64;
-                if (ticks - lastEventCheck >= EventCheckIntervalMs)
-                {
-                    lastEventCheck = ticks;
-                    HandleEvents(_epoll.Wait(0));
-                }
                 continue;
             }
             if (Stopwatch.GetTimestamp() - idleSince < spinTicks)
@@ -108,6 +97,18 @@ internal sealed unsafe class ServerWorker
 
     /// <summary>Serves one connection for a turn. Returns true when anything moved.</summary>
     private bool Service(ServerConnection c)
+    {
+        if (c.HungUp)
+        {
+            // Serve what the client sent before it went away (nobody reads the answers), then let it go.
+            ServiceRequests(c);
+            if (!c.IsClosed) Drop(c, protocol: false);
+            return true;
+        }
+        return ServiceRequests(c);
+    }
+
+    private bool ServiceRequests(ServerConnection c)
     {
         bool progressed = false;
         if (c.HasOutbox)
@@ -209,7 +210,7 @@ internal sealed unsafe class ServerWorker
         {
             ServerConnection? c = _connections[i];
             if (c is null) continue;
-            work = c.HasOutbox ? c.OutboxCanMove() : c.Requests.LooksNonEmpty() && !_server.PullTableFull;
+            work = c.HungUp || (c.HasOutbox ? c.OutboxCanMove() : c.Requests.LooksNonEmpty() && !_server.PullTableFull);
         }
         if (!work)
         {
@@ -221,26 +222,10 @@ internal sealed unsafe class ServerWorker
         for (int i = 0; i < _count; i++) _connections[i]?.Requests.SetSleeping(false);
     }
 
-    /// <summary>Handles what epoll reported: doorbell rings (nothing to do but reset) and hang-ups.</summary>
+    /// <summary>Handles what epoll reported: only the doorbell is registered (hang-ups come from the control thread).</summary>
     private void HandleEvents(int n)
     {
-        for (int e = 0; e < n; e++)
-        {
-            ulong tag = _epoll.DataAt(e);
-            if (tag == DoorbellTag)
-            {
-                Ipc.Doorbell.Drain(Doorbell);
-                continue;
-            }
-            int slot = (int)(tag >> 1) - 1;
-            ServerConnection? c = (uint)slot < (uint)_count ? _connections[slot] : null;
-            if (c is not null && (_epoll.EventsAt(e) & (Libc.EPOLLHUP | Libc.EPOLLRDHUP | Libc.EPOLLERR)) != 0)
-            {
-                // Serve what the client sent before it went away, then let it go.
-                Service(c);
-                if (!c.IsClosed) Drop(c, protocol: false);
-            }
-        }
+        if (n > 0) Ipc.Doorbell.Drain(Doorbell);
     }
 
     private void TakeArrivals()
@@ -257,8 +242,6 @@ internal sealed unsafe class ServerWorker
             _connections[slot] = c;
             c.Slot = slot;
             if (_server.IsStopping) c.ServerState = IpcLayout.ServerDraining;
-            // Hang-up only: the server never reads the socket, so readable data must not wake us.
-            _epoll.Add(c.Socket, Libc.EPOLLRDHUP, ((ulong)(slot + 1) << 1) | 1);
         }
     }
 
@@ -285,11 +268,7 @@ internal sealed unsafe class ServerWorker
 
     private void Close(ServerConnection c, uint state)
     {
-        if (c.Slot >= 0 && c.Slot < _count && _connections[c.Slot] == c)
-        {
-            _connections[c.Slot] = null;
-            _epoll.Remove(c.Socket);
-        }
+        if (c.Slot >= 0 && c.Slot < _count && _connections[c.Slot] == c) _connections[c.Slot] = null;
         c.MarkClosed(state);
         _server.OnClosed(c);
     }
