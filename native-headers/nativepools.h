@@ -1201,7 +1201,8 @@ size_t np_last_error_message(char* buffer, size_t capacity);
  * releases beyond it are discarded and their memory goes back to the OS: at once for classes of 16
  * KiB and more (one block per chunk), in whole 16 KiB chunks with nothing in flight for smaller
  * classes. Free blocks are counted when a thread hands a magazine of released blocks to the class's
- * depot, so a class can exceed its limit by two magazines per releasing thread. Unless a function
+ * depot (and when stats are read), not at every release: each thread caches up to two magazines of
+ * released blocks per class (see magazine_capacity in np_msgpool_class_stats). Unless a function
  * says otherwise, it may be called from any thread, concurrently with any other call on the same or
  * other pools, except np_msgpool_destroy(), which must not race with other calls on the same pool.
  * A buffer may be acquired on one thread and released on another.

@@ -341,13 +341,13 @@ static void *m02_worker_run(void *raw)
     return NULL;
 }
 
-static void m02_foreign_threads_mixed_sizes_cross_thread_contents(void)
+static void run_m02(uint64_t retain, unsigned threads, unsigned rounds)
 {
     m02_work work;
     memset(&work, 0, sizeof work);
-    work.pool = MAKE_MSGPOOL(NP_MSGPOOL_DEFAULT_RETAIN_PER_CLASS);
-    work.threads = NP_SIZE(16u, 64u);
-    work.rounds = NP_SIZE(1000u, 10000u);
+    work.pool = MAKE_MSGPOOL(retain);
+    work.threads = threads;
+    work.rounds = rounds;
     work.mailboxes = malloc(work.threads * sizeof *work.mailboxes);
     m02_worker *workers = malloc(work.threads * sizeof *workers);
     NP_ASSERT_NOT_NULL(work.mailboxes);
@@ -374,11 +374,28 @@ static void m02_foreign_threads_mixed_sizes_cross_thread_contents(void)
     NP_ASSERT_EQ(total, s.acquisitions);
     NP_ASSERT_EQ(total, s.released);
     NP_ASSERT_EQ(0, s.in_flight);
+    if (retain < 8) {
+        printf("   M02 (retain %llu): %llu acquisitions, %llu discarded, %llu chunks released, reuse rate %.3f\n",
+               (unsigned long long)retain, (unsigned long long)s.acquisitions, (unsigned long long)s.discarded,
+               (unsigned long long)s.chunks_released, s.reuse_rate);
+        NP_ASSERT_MSG(s.discarded > 0 && s.chunks_released > 0, "a tight retention discarded nothing");
+    }
     for (unsigned i = 0; i < work.threads; i++) np_channel_destroy(&work.mailboxes[i]);
     np_gate_destroy(&work.gate);
     free(work.mailboxes);
     free(workers);
     DESTROY_MSGPOOL(work.pool);
+}
+
+static void m02_foreign_threads_mixed_sizes_cross_thread_contents(void)
+{
+    run_m02(NP_MSGPOOL_DEFAULT_RETAIN_PER_CLASS, NP_SIZE(16u, 64u), NP_SIZE(1000u, 10000u));
+}
+
+/* The same with 2 free blocks kept per class: discards, chunk releases and regrowth all the time, concurrently. */
+static void m02_tight_retention_discards_and_regrows_under_threads(void)
+{
+    run_m02(2, NP_SIZE(8u, 32u), NP_SIZE(1000u, 10000u));
 }
 
 /* ------------------------------------------------------------------ M03 */
@@ -666,10 +683,13 @@ static void m05_reuse_rate_above_99_percent_in_steady_state(void)
     NP_ASSERT_MSG(s.reuse_rate > 0.99, "steady-state reuse rate %.5f", s.reuse_rate);
     NP_ASSERT_EQ(0, s.in_flight);
     NP_ASSERT_EQ(s.acquisitions, s.released);
+    /* Every class of the mix was used; each busy one (5 % of the traffic or more) reuses too. A quiet
+     * class can still create a few blocks late: free blocks may sit in other threads' caches. */
     for (uint32_t k = 0; k < 6; k++) {
         np_msgpool_class_stats c = CLASS_STATS(pool, k);
         NP_ASSERT_MSG(c.acquisitions > 0, "class %u was not used", (unsigned)k);
-        NP_ASSERT_MSG(c.reuse_rate > 0.99, "class %u: reuse rate %.5f", (unsigned)k, c.reuse_rate);
+        if (c.acquisitions >= s.acquisitions / 20)
+            NP_ASSERT_MSG(c.reuse_rate > 0.99, "class %u: reuse rate %.5f", (unsigned)k, c.reuse_rate);
     }
     np_channel_destroy(&handoff);
     DESTROY_MSGPOOL(pool);
@@ -1098,6 +1118,7 @@ static void m08_pools_created_and_destroyed_concurrently(void)
 static const np_test_case cases[] = {
     {"M01", "class_selection_at_every_boundary", m01_class_selection_at_every_boundary},
     {"M02", "foreign_threads_mixed_sizes_cross_thread_contents", m02_foreign_threads_mixed_sizes_cross_thread_contents},
+    {"M02", "tight_retention_discards_and_regrows_under_threads", m02_tight_retention_discards_and_regrows_under_threads},
     {"M03", "retention_discards_and_returns_memory_of_a_large_class", m03_retention_discards_and_returns_memory_of_a_large_class},
     {"M03", "retention_holds_exactly_once_releasing_threads_exit", m03_retention_holds_exactly_once_releasing_threads_exit},
     {"M03", "retention_returns_whole_chunks_of_a_small_class", m03_retention_returns_whole_chunks_of_a_small_class},

@@ -217,9 +217,12 @@ class Threads(MessagePoolTestCase):
         total, classes = self.assert_consistent(pool)
         self.assertGreater(total.reuse_rate, 0.99, total)
         self.assertEqual(total.in_flight, 0)
+        # Every class of the mix was used; each busy one (5 % of the traffic or more) reuses too. A
+        # quiet class can still create a few blocks late: free blocks may sit in other threads' caches.
         for k in range(6):
             self.assertGreater(classes[k].acquisitions, 0, f"class {k} was not used")
-            self.assertGreater(classes[k].reuse_rate, 0.99, classes[k])
+            if classes[k].acquisitions >= total.acquisitions // 20:
+                self.assertGreater(classes[k].reuse_rate, 0.99, classes[k])
 
 
 class Retention(MessagePoolTestCase):

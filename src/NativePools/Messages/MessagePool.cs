@@ -27,17 +27,19 @@ namespace NativePools.Messages;
 /// Retention: each class keeps at most <c>min(RetainPerClass, RetainBytesPerClass / class size)</c>
 /// free blocks for reuse. Free blocks are counted exactly when a thread hands a full magazine of
 /// released blocks to the depot (and when stats are read); releases that find the class over its
-/// limit there count as discarded. Until then released blocks sit in the releasing thread's cache, so
-/// a class's free blocks exceed the limit by at most two magazines per thread that released into it
-/// (magazine capacity: <c>min(64, 256 KiB / size, max(1, limit / 8))</c>). When memory goes back:
+/// limit there count as discarded. The check is per magazine, not per release: between exchanges a
+/// thread's released blocks sit in its own cache, at most two magazines per class (magazine capacity
+/// <c>min(64, 256 KiB / stride, max(1, limit / 8))</c>). When memory goes back:
 /// <list type="bullet">
 /// <item>Classes of 16 KiB or more per block (default: 10 KiB and up) commit one block per chunk. A
 /// discarded block's pages go back to the OS at once (MADV_DONTNEED; pages shared with a neighbouring
-/// block are zeroed instead), so resident memory follows in-flight + retained + cached blocks.</item>
+/// block are zeroed instead). After each exchange the class holds at most the limit plus what the
+/// threads' caches hold, so resident memory follows in-flight + retained + cached blocks.</item>
 /// <item>Smaller classes commit 16 KiB chunks. Discarded blocks stay usable; whole chunks with no block
 /// in flight or cached by a thread go back to the OS once the surplus over the limit reaches the larger
 /// of one chunk, a quarter of the limit, and twice the surplus the previous attempt could not give back.
-/// At least the limit stays free.</item>
+/// At least the limit stays free; free blocks in chunks that still hold a buffer in flight stay
+/// committed until those chunks empty.</item>
 /// </list>
 ///
 /// Threading: every member may run concurrently with every other except <see cref="Dispose"/>, which

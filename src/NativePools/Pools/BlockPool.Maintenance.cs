@@ -49,90 +49,71 @@ public sealed unsafe partial class BlockPool
             if (_committedChunks == 0) return NpStatus.Ok;
             ReclaimDeadCachesLocked();
             FlushCallerCacheLocked();
-            return TrimChunksLocked(budget: long.MaxValue, out bytesReleased);
-        }
-    }
-
-    /// <summary>
-    /// Releases chunks whose blocks are all free in the depot (magazines or the fresh range), at most
-    /// <paramref name="budget"/> blocks' worth, lowest chunks first. Blocks cached by threads count as in use.
-    /// </summary>
-    private NpStatus TrimChunksLocked(long budget, out ulong bytesReleased)
-    {
-        bytesReleased = 0;
-        if (_committedChunks == 0) return NpStatus.Ok;
-        long blocks = CommittedBlocks;
-        int* freeInChunk = (int*)NativeMemory.AllocZeroed((nuint)_committedChunks, sizeof(int));
-        try
-        {
-            for (Magazine* m = _fullMagazines; m is not null; m = m->Next)
+            long blocks = CommittedBlocks;
+            int* freeInChunk = (int*)NativeMemory.AllocZeroed((nuint)_committedChunks, sizeof(int));
+            try
             {
-                int* rounds = Magazine.Rounds(m);
-                for (int r = 0; r < m->Count; r++)
+                for (Magazine* m = _fullMagazines; m is not null; m = m->Next)
                 {
-                    int index = rounds[r];
-                    if ((uint)index >= (ulong)blocks || _chunkStates[index / _blocksPerChunk] != ChunkActive)
-                        return LastError.Set(NpStatus.Corrupted, "a magazine of pool '{s}' holds block {0}, outside the active chunks (run validate)", index, subject: Label);
-                    freeInChunk[index / _blocksPerChunk]++;
+                    int* rounds = Magazine.Rounds(m);
+                    for (int r = 0; r < m->Count; r++)
+                    {
+                        int index = rounds[r];
+                        if ((uint)index >= (ulong)blocks || _chunkStates[index / _blocksPerChunk] != ChunkActive)
+                            return LastError.Set(NpStatus.Corrupted, "a magazine of pool '{s}' holds block {0}, outside the active chunks (run validate)", index, subject: Label);
+                        freeInChunk[index / _blocksPerChunk]++;
+                    }
                 }
-            }
-            // Fresh blocks are free too: whole chunks beyond the one holding _freshNext, part of that one.
-            for (long b = _freshNext; b < _freshEnd;)
-            {
-                long c = b / _blocksPerChunk;
-                long chunkEnd = Math.Min((c + 1) * _blocksPerChunk, _freshEnd);
-                freeInChunk[c] += (int)(chunkEnd - b);
-                b = chunkEnd;
-            }
-            // A partial trim (a budget) leaves chunks holding fresh blocks alone: releasing some of
-            // them could split the fresh range, which must stay one contiguous run.
-            bool partial = budget != long.MaxValue;
-            long freshFirst = _freshNext != _freshEnd ? _freshNext / _blocksPerChunk : long.MaxValue;
-            long freshLast = _freshNext != _freshEnd ? (_freshEnd - 1) / _blocksPerChunk : -1;
-            bool any = false;
-            for (long c = 0; c < _committedChunks; c++)
-            {
-                if (partial && c >= freshFirst && c <= freshLast) continue;
-                if (_chunkStates[c] == ChunkActive && freeInChunk[c] == ChunkBlockCount(c) && ChunkBlockCount(c) <= budget)
+                // Fresh blocks are free too: whole chunks beyond the one holding _freshNext, part of that one.
+                for (long b = _freshNext; b < _freshEnd;)
                 {
-                    freeInChunk[c] = -1; // marks "release"
-                    budget -= ChunkBlockCount(c);
-                    any = true;
+                    long c = b / _blocksPerChunk;
+                    long chunkEnd = Math.Min((c + 1) * _blocksPerChunk, _freshEnd);
+                    freeInChunk[c] += (int)(chunkEnd - b);
+                    b = chunkEnd;
                 }
-            }
-            if (!any) return NpStatus.Ok;
+                bool any = false;
+                for (long c = 0; c < _committedChunks; c++)
+                {
+                    if (_chunkStates[c] == ChunkActive && freeInChunk[c] == ChunkBlockCount(c))
+                    {
+                        freeInChunk[c] = -1; // marks "release"
+                        any = true;
+                    }
+                }
+                if (!any) return NpStatus.Ok;
 
-            // Take the released chunks' blocks out of the depot's magazines, compacting each in place.
-            Magazine* list = _fullMagazines;
-            _fullMagazines = null;
-            _depotBlocks = 0;
-            while (list is not null)
-            {
-                Magazine* m = list;
-                list = m->Next;
-                int* rounds = Magazine.Rounds(m);
-                int kept = 0;
-                for (int r = 0; r < m->Count; r++)
-                    if (freeInChunk[rounds[r] / _blocksPerChunk] != -1) rounds[kept++] = rounds[r];
-                m->Count = kept;
-                RetireMagazineLocked(m);
+                // Take the released chunks' blocks out of the depot's magazines, compacting each in place.
+                Magazine* list = _fullMagazines;
+                _fullMagazines = null;
+                _depotBlocks = 0;
+                while (list is not null)
+                {
+                    Magazine* m = list;
+                    list = m->Next;
+                    int* rounds = Magazine.Rounds(m);
+                    int kept = 0;
+                    for (int r = 0; r < m->Count; r++)
+                        if (freeInChunk[rounds[r] / _blocksPerChunk] != -1) rounds[kept++] = rounds[r];
+                    m->Count = kept;
+                    RetireMagazineLocked(m);
+                }
+                // Every chunk wholly inside the fresh range was entirely free, hence released; what
+                // stays fresh is the rest of the chunk holding _freshNext, unless it went too.
+                if (_freshNext != _freshEnd)
+                {
+                    long c = _freshNext / _blocksPerChunk;
+                    if (freeInChunk[c] == -1) _freshNext = _freshEnd = 0;
+                    else _freshEnd = Math.Min(_freshEnd, c * _blocksPerChunk + ChunkBlockCount(c));
+                }
+                for (long c = 0; c < _committedChunks; c++)
+                    if (freeInChunk[c] == -1) bytesReleased += ReleaseChunkLocked(c);
+                return NpStatus.Ok;
             }
-            // Every chunk wholly inside the fresh range was entirely free, hence released; what
-            // stays fresh is the rest of the chunk holding _freshNext, unless it went too.
-            // (A partial trim released no chunk holding fresh blocks: the fresh range stays as it is.)
-            if (_freshNext != _freshEnd && !partial)
+            finally
             {
-                long c = _freshNext / _blocksPerChunk;
-                if (freeInChunk[c] == -1) _freshNext = _freshEnd = 0;
-                else _freshEnd = Math.Min(_freshEnd, c * _blocksPerChunk + ChunkBlockCount(c));
+                NativeMemory.Free(freeInChunk);
             }
-            for (long c = 0; c < _committedChunks; c++)
-                if (freeInChunk[c] == -1) bytesReleased += ReleaseChunkLocked(c);
-            return NpStatus.Ok;
-        }
-        finally
-        {
-            NativeMemory.Free(freeInChunk);
         }
     }
 

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.InteropServices;
 using NativePools.Diagnostics;
 
 namespace NativePools.Pools;
@@ -90,9 +91,90 @@ public sealed unsafe partial class BlockPool
         _retentionTrimExcess = Math.Min(_retentionTrimExcess, excess);
         long threshold = Math.Max(Math.Max(2 * _retentionTrimExcess, _blocksPerChunk), _retainLimit / 4);
         if (excess < threshold) return;
-        // The walk costs O(free blocks in the depot); the threshold makes it O(1) per release, amortized.
-        if (TrimChunksLocked(budget: excess, out _) != NpStatus.Ok) return;
+        // The walk costs O(d log d) for the d blocks in the depot; the threshold makes that
+        // O(log d) per release, amortized, however large the pool.
+        TrimSurplusLocked(budget: excess);
         _retentionTrimExcess = Math.Max(0, _capacity - InUseLocked() - _retainLimit);
+    }
+
+    /// <summary>Chunk state while a surplus trim takes its blocks out of the depot's magazines.</summary>
+    private const byte ChunkReleasing = 3;
+
+    /// <summary>
+    /// Several blocks per chunk: releases chunks all of whose blocks sit in the depot's magazines, at
+    /// most <paramref name="budget"/> blocks' worth. The depot's block indices are copied and sorted,
+    /// so each chunk's free blocks are adjacent: O(d log d) for d blocks in the depot, independent of
+    /// the pool's size. A chunk with a block listed twice (two threads freed it at the same instant)
+    /// or not marked free is left alone: only chunks that are certainly free are released. Chunks
+    /// holding fresh or thread-cached blocks never qualify (those blocks are not in the depot).
+    /// </summary>
+    private void TrimSurplusLocked(long budget)
+    {
+        long depot = _depotBlocks;
+        if (depot < Math.Min(_blocksPerChunk, _blockLimit) || depot > int.MaxValue) return;
+        int* sorted = (int*)NativeMemory.Alloc((nuint)depot, sizeof(int));
+        if (sorted is null) return; // no memory for the walk: try again at a later exchange
+        try
+        {
+            int n = 0;
+            for (Magazine* m = _fullMagazines; m is not null && n < depot; m = m->Next)
+            {
+                int count = Math.Min(m->Count, (int)depot - n);
+                new ReadOnlySpan<int>(Magazine.Rounds(m), count).CopyTo(new Span<int>(sorted + n, count));
+                n += count;
+            }
+            var indices = new Span<int>(sorted, n);
+            indices.Sort();
+            long committed = CommittedBlocks;
+            int chosen = 0; // chunks to release, written over the already-walked front of the array
+            for (int i = 0; i < n && budget > 0;)
+            {
+                if ((ulong)indices[i] >= (ulong)committed)
+                {
+                    i++;
+                    continue;
+                }
+                long chunk = indices[i] / _blocksPerChunk;
+                bool clean = true;
+                int j = i, previous = -1;
+                for (; j < n && indices[j] / _blocksPerChunk == chunk; j++)
+                {
+                    int block = indices[j];
+                    if (block == previous || _blockStates[block] != StateFree) clean = false;
+                    previous = block;
+                }
+                long blocks = ChunkBlockCount(chunk);
+                if (clean && j - i == blocks && blocks <= budget && _chunkStates[chunk] == ChunkActive)
+                {
+                    _chunkStates[chunk] = ChunkReleasing;
+                    sorted[chosen++] = (int)chunk; // chosen <= i: that entry was already read
+                    budget -= blocks;
+                }
+                i = j;
+            }
+            if (chosen == 0) return;
+
+            // Take the chosen chunks' blocks out of the depot's magazines, compacting each in place.
+            Magazine* list = _fullMagazines;
+            _fullMagazines = null;
+            _depotBlocks = 0;
+            while (list is not null)
+            {
+                Magazine* m = list;
+                list = m->Next;
+                int* rounds = Magazine.Rounds(m);
+                int kept = 0;
+                for (int r = 0; r < m->Count; r++)
+                    if (_chunkStates[rounds[r] / _blocksPerChunk] != ChunkReleasing) rounds[kept++] = rounds[r];
+                m->Count = kept;
+                RetireMagazineLocked(m);
+            }
+            for (int c = 0; c < chosen; c++) ReleaseChunkLocked(sorted[c]);
+        }
+        finally
+        {
+            NativeMemory.Free(sorted);
+        }
     }
 
     /// <summary>

@@ -167,10 +167,17 @@ public abstract unsafe class MessagePoolScenarios
     // ------------------------------------------------------------------ M02
 
     [Test]
-    public void M02_ManyThreads_MixedSizes_CrossThreadContents()
+    public void M02_ManyThreads_MixedSizes_CrossThreadContents() =>
+        RunMixedThreads(DefaultRetain, StressSize.Pick(8, 32), StressSize.Pick(400, 4000));
+
+    /// <summary>The same with 2 free blocks kept per class: discards, chunk releases and regrowth all the time, concurrently.</summary>
+    [Test]
+    public void M02_TightRetention_DiscardsAndRegrows_UnderThreads() =>
+        RunMixedThreads(2, StressSize.Pick(8, 32), StressSize.Pick(400, 4000));
+
+    private void RunMixedThreads(ulong retain, int threads, int rounds)
     {
-        ITestMessagePool pool = Create();
-        int threads = StressSize.Pick(8, 32), rounds = StressSize.Pick(400, 4000);
+        ITestMessagePool pool = Create(retain);
         const int perRound = 8;
         int[] weights = [30, 25, 20, 12, 8, 4, 1];
         var inboxes = Enumerable.Range(0, threads).Select(_ => new BlockingCollection<(nint Message, int Size, ulong Tag)>()).ToArray();
@@ -229,6 +236,7 @@ public abstract unsafe class MessagePoolScenarios
         Assert.That(totals.Acquisitions, Is.EqualTo((ulong)(threads * rounds * perRound)));
         Assert.That(totals.InFlight, Is.Zero);
         Assert.That(totals.DoubleReleases + totals.ForeignReleases + totals.InvalidReleases + totals.FailedAcquisitions, Is.Zero);
+        if (retain < 8) Assert.That(totals.Discarded > 0 && totals.ChunksReleased > 0, Is.True, "a tight retention discarded nothing");
     }
 
     // ------------------------------------------------------------------ M03
@@ -434,10 +442,13 @@ public abstract unsafe class MessagePoolScenarios
         TestContext.Out.WriteLine($"M05 ({Backend.Name}): {totals.Acquisitions} acquisitions, reuse rate {totals.ReuseRate:F5}, {totals.Created} created");
         Assert.That(totals.ReuseRate, Is.GreaterThan(0.99));
         Assert.That(totals.InFlight, Is.Zero);
+        // Every class of the mix was used; each busy one (5 % of the traffic or more) reuses too. A
+        // quiet class can still create a few blocks late: free blocks may sit in other threads' caches.
         for (int k = 0; k < 6; k++)
         {
             Assert.That(classes[k].Acquisitions, Is.Positive, $"class {k} was used");
-            Assert.That(classes[k].ReuseRate, Is.GreaterThan(0.99), $"class {k}");
+            if (classes[k].Acquisitions >= totals.Acquisitions / 20)
+                Assert.That(classes[k].ReuseRate, Is.GreaterThan(0.99), $"class {k}");
         }
     }
 
