@@ -67,6 +67,8 @@ extern const np_test_suite np_suite_message_pool;
 
 /* The child half of H01 (test_hot_path.c), run when the binary is started with --probe-no-syscalls. */
 int np_probe_no_syscalls(void);
+/* The H02 probe (test_hot_path.c): an IPC call path without system calls. */
+int np_probe_ipc_no_syscalls(void);
 
 /* ------------------------------------------------------------------ failing */
 

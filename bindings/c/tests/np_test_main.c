@@ -255,6 +255,7 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--list") == 0) return list_cases();
     if (argc == 2 && strcmp(argv[1], "--probe-no-syscalls") == 0) return np_probe_no_syscalls();
+    if (argc == 2 && strcmp(argv[1], "--probe-ipc-no-syscalls") == 0) return np_probe_ipc_no_syscalls();
     int *matched = calloc((size_t)argc + 1, sizeof *matched);
     unsigned hang_limit = np_stress_full() ? 3600u : 600u;
     int passed = 0, failed = 0;

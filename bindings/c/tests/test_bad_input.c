@@ -380,9 +380,21 @@ static void s16_status_names_and_messages_cover_every_code(void)
         {NP_E_BUFFER_TOO_SMALL, "NP_E_BUFFER_TOO_SMALL"},
         {NP_E_UNSUPPORTED_STRUCT_SIZE, "NP_E_UNSUPPORTED_STRUCT_SIZE"},
         {NP_E_INTERNAL, "NP_E_INTERNAL"},
+        {NP_E_TIMEOUT, "NP_E_TIMEOUT"},
+        {NP_E_PEER_GONE, "NP_E_PEER_GONE"},
+        {NP_E_SHUTDOWN, "NP_E_SHUTDOWN"},
+        {NP_E_MESSAGE_TOO_LARGE, "NP_E_MESSAGE_TOO_LARGE"},
+        {NP_E_UNKNOWN_ROUTE, "NP_E_UNKNOWN_ROUTE"},
+        {NP_E_PERMISSION_DENIED, "NP_E_PERMISSION_DENIED"},
+        {NP_E_SERVER_FULL, "NP_E_SERVER_FULL"},
+        {NP_E_PROTOCOL, "NP_E_PROTOCOL"},
+        {NP_E_INVALID_STATE, "NP_E_INVALID_STATE"},
+        {NP_E_IO, "NP_E_IO"},
+        {NP_E_HANDLER_FAILED, "NP_E_HANDLER_FAILED"},
+        {NP_E_ADDRESS_IN_USE, "NP_E_ADDRESS_IN_USE"},
     };
-    static const np_status unknown[] = {1, -14, 1000, -2147483647 - 1};
-    const char *unknown_message = np_status_message(-14);
+    static const np_status unknown[] = {1, -26, 1000, -2147483647 - 1};
+    const char *unknown_message = np_status_message(-26);
     size_t i, j;
 
     /* The numbers are ABI: they must be the documented ones. */

@@ -155,7 +155,129 @@ int np_probe_no_syscalls(void)
     return !control_trapped ? 5 : trapped != 0 ? 3 : probe_failure != 0 ? 4 : 0;
 }
 
+static void run_probe(const char *flag);
+
 static void h01_no_syscall_after_warm_up(void)
+{
+    run_probe("--probe-no-syscalls");
+}
+
+/* ---- H02: an IPC call makes no system call while the server is awake ----
+ *
+ * The re-executed probe forks a server process (echo handler, spin_us at its maximum of one
+ * second, so its worker stays awake between calls, and clients are told to spin as long), then
+ * a client thread connects, warms up, installs the same trap-everything filter on itself and
+ * makes IPC_CALLS calls. Both sides stay awake, so the client must never reach poll(): any
+ * system call on the call path is trapped and reported. */
+enum { IPC_WARM_UP = 20000, IPC_CALLS = 100000, IPC_PAYLOAD = 64 };
+
+static np_status echo_for_probe(void *user, uint32_t route, const uint8_t *request, uint32_t length,
+                                uint8_t *response, uint32_t capacity, uint32_t *written)
+{
+    (void)user;
+    (void)route;
+    if (length > capacity) return NP_E_BUFFER_TOO_SMALL;
+    memcpy(response, request, length);
+    *written = length;
+    return NP_OK;
+}
+
+static int run_calls(np_client client, uint32_t route, int calls)
+{
+    uint8_t request[IPC_PAYLOAD], response[IPC_PAYLOAD];
+    for (int i = 0; i < calls; i++) {
+        memset(request, (unsigned char)i, sizeof request);
+        uint32_t length = 0;
+        np_status s = np_client_call(client, route, request, sizeof request, response, sizeof response, &length, 10000);
+        if (s != NP_OK) return s;
+        if (length != sizeof request || memcmp(request, response, sizeof request) != 0) return 1;
+    }
+    return 0;
+}
+
+struct ipc_probe {
+    np_client client;
+    uint32_t route;
+};
+
+static void *ipc_probe_thread(void *argument)
+{
+    struct ipc_probe *probe = argument;
+    probe_failure = run_calls(probe->client, probe->route, IPC_WARM_UP);
+    if (probe_failure == 0) {
+        if (install_trap_all_filter() != 0) {
+            probe_failure = 2;
+        } else {
+            probe_failure = run_calls(probe->client, probe->route, IPC_CALLS);
+            int before = trapped;
+            syscall(SYS_getppid);
+            control_trapped = trapped == before + 1 && before < MAX_RECORDED && trapped_numbers[before] == SYS_getppid;
+            trapped = before;
+        }
+    }
+    probe_done = 1;
+    for (;;) {
+    }
+    return NULL;
+}
+
+/* Entry point of the re-executed child for H02: exit codes as np_probe_no_syscalls. */
+int np_probe_ipc_no_syscalls(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_sigsys;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGSYS, &action, NULL) != 0) return 10;
+
+    char address[64];
+    snprintf(address, sizeof address, "@nativepools-h02-%d", (int)getpid());
+    pid_t server_pid = fork();
+    if (server_pid < 0) return 11;
+    if (server_pid == 0) {
+        np_server_options options;
+        np_server server;
+        uint32_t route;
+        np_server_options_init(&options);
+        options.address = address;
+        options.spin_us = 1000000;
+        if (np_server_create(&options, &server) != NP_OK || np_server_add_route(server, "echo", echo_for_probe, NULL, &route) != NP_OK ||
+            np_server_start(server) != NP_OK)
+            _exit(20);
+        /* Serve until the probe process ends (the parent kills us). */
+        for (;;) pause();
+    }
+    struct ipc_probe probe = {0, 0};
+    np_status s = np_client_connect(address, 10000, &probe.client);
+    if (s == NP_OK) s = np_client_resolve(probe.client, "echo", &probe.route);
+    if (s != NP_OK) {
+        printf("probe: cannot reach the probe server: %s\n", np_status_name(s));
+        kill(server_pid, SIGKILL);
+        return 14;
+    }
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, ipc_probe_thread, &probe) != 0) return 12;
+    for (int waited = 0; !probe_done && waited < 120000; waited++) {
+        struct timespec pause_time = {0, 1000000};
+        nanosleep(&pause_time, NULL);
+    }
+    kill(server_pid, SIGKILL);
+    waitpid(server_pid, NULL, 0);
+    if (!probe_done) {
+        printf("probe: the measured calls did not finish\n");
+        return 13;
+    }
+    printf("probe: control call trapped: %s; workload status %d, system calls trapped %d",
+           control_trapped ? "yes" : "no", probe_failure, (int)trapped);
+    for (int i = 0; i < trapped && i < MAX_RECORDED; i++) printf("%s%d", i ? ", " : " (numbers: ", trapped_numbers[i]);
+    printf("%s\n", trapped ? ")" : "");
+    fflush(stdout);
+    return !control_trapped ? 5 : trapped != 0 ? 3 : probe_failure != 0 ? 4 : 0;
+}
+
+/* Runs this test binary again with `flag` and checks the probe's report. */
+static void run_probe(const char *flag)
 {
 #ifndef PROBE_AUDIT_ARCH
     NP_ASSERT_MSG(0, "this check supports x86-64 and AArch64 Linux only");
@@ -167,7 +289,7 @@ static void h01_no_syscall_after_warm_up(void)
     if (child == 0) {
         dup2(out[1], STDOUT_FILENO);
         close(out[0]);
-        execl("/proc/self/exe", "np_tests", "--probe-no-syscalls", (char *)NULL);
+        execl("/proc/self/exe", "np_tests", flag, (char *)NULL);
         _exit(127);
     }
     close(out[1]);
@@ -185,8 +307,14 @@ static void h01_no_syscall_after_warm_up(void)
     NP_ASSERT_MSG(strstr(report, "control call trapped: yes; workload status 0, system calls trapped 0") != NULL, "%s", report);
 }
 
+static void h02_no_syscall_in_ipc_call_while_server_awake(void)
+{
+    run_probe("--probe-ipc-no-syscalls");
+}
+
 static const np_test_case cases[] = {
     {"H01", "no_syscall_in_alloc_free_after_warm_up", h01_no_syscall_after_warm_up},
+    {"H02", "no_syscall_in_ipc_call_while_server_awake", h02_no_syscall_in_ipc_call_while_server_awake},
 };
 
 const np_test_suite np_suite_hot_path = {"hot_path", cases, NP_COUNT_OF(cases)};
