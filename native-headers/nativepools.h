@@ -230,6 +230,9 @@ typedef uint64_t np_msgpool;
 /** Default largest message payload (1 MiB). */
 #define NP_DEFAULT_MAX_MESSAGE_SIZE 1048576U
 
+/** The largest max_message_size a server accepts (16 MiB). */
+#define NP_MAX_MESSAGE_SIZE 16777216U
+
 /* =================================================================================================
  * Message pool constants.
  * ================================================================================================= */
@@ -464,7 +467,10 @@ typedef struct np_server_options {
      */
     uint32_t ring_size;
 
-    /** Largest request or response payload; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE. */
+    /**
+     * Largest request or response payload, at most NP_MAX_MESSAGE_SIZE; 0 picks
+     * NP_DEFAULT_MAX_MESSAGE_SIZE.
+     */
     uint32_t max_message_size;
 
     /** Most connections at once (0 picks 1024); further clients get NP_E_SERVER_FULL. */

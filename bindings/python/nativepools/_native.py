@@ -175,6 +175,8 @@ NP_WAIT_FOREVER = 4294967295
 NP_ROUTE_NAME_MAX = 56
 # Default largest message payload (1 MiB).
 NP_DEFAULT_MAX_MESSAGE_SIZE = 1048576
+# The largest max_message_size a server accepts (16 MiB).
+NP_MAX_MESSAGE_SIZE = 16777216
 
 
 # --------------------------------------------------------------------------------------------------
@@ -366,7 +368,8 @@ class np_server_options(ctypes.Structure):
         # Bytes of each ring (one per direction per connection), a power of two from 4096 to 2^30; 0
         # picks the smallest that holds two maximum messages.
         ("ring_size", ctypes.c_uint32),
-        # Largest request or response payload; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.
+        # Largest request or response payload, at most NP_MAX_MESSAGE_SIZE; 0 picks
+        # NP_DEFAULT_MAX_MESSAGE_SIZE.
         ("max_message_size", ctypes.c_uint32),
         # Most connections at once (0 picks 1024); further clients get NP_E_SERVER_FULL.
         ("max_clients", ctypes.c_uint32),

@@ -104,7 +104,12 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             return LastError.Set(NpStatus.InvalidState, "the IPC core needs Linux (memfd, eventfd, epoll)");
         NpStatus status = options.Resolve(out IpcServerOptions resolved);
         if (status != NpStatus.Ok) return status;
-        status = MessagePool.Create(new MessagePoolOptions { Name = "ipc-server" }, out MessagePool? messages);
+        // Size classes up to the largest message, so any request or response fits one buffer.
+        var classes = new List<uint>();
+        foreach (uint size in MessagePoolOptions.DefaultClassSizes)
+            if (size < resolved.MaxMessageSize) classes.Add(size);
+        classes.Add(resolved.MaxMessageSize);
+        status = MessagePool.Create(new MessagePoolOptions { ClassSizes = classes.ToArray(), Name = "ipc-server" }, out MessagePool? messages);
         if (status != NpStatus.Ok) return status;
         server = new IpcServer(resolved, messages!);
         return NpStatus.Ok;
@@ -114,6 +119,9 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
     public int RouteCount => _routeById.Length;
 
     internal bool IsStopping => _stopping;
+
+    /// <summary>Where request copies, pull requests and queued responses take their buffers.</summary>
+    internal MessagePool Messages => _messages;
 
     /// <summary>True on one of this server's worker threads (inside a handler).</summary>
     public bool IsWorkerThread
@@ -178,7 +186,6 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
                 Epoll? epoll = Epoll.Create(256);
                 int doorbell = Doorbell.Create();
                 if (epoll is null || doorbell < 0 ||
-                    _messages.Acquire(Options.MaxMessageSize, out byte* request, out _) != NpStatus.Ok ||
                     _messages.Acquire(Options.MaxMessageSize, out byte* response, out _) != NpStatus.Ok)
                 {
                     int errno = Libc.Errno;
@@ -187,10 +194,9 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
                     for (int k = 0; k < i; k++) workers[k].Join();
                     return LastError.Set(NpStatus.IoError, "cannot create worker {0} (errno {1})", i, errno);
                 }
-                _workerBuffers.Add((nint)request);
                 _workerBuffers.Add((nint)response);
                 epoll.Add(doorbell, Libc.EPOLLIN, 0);
-                workers[i] = new ServerWorker(this, i, epoll, doorbell, request, response, Options.MaxMessageSize, _routeById.Length);
+                workers[i] = new ServerWorker(this, i, epoll, doorbell, response, Options.MaxMessageSize, _routeById.Length);
             }
             _workers = workers;
             foreach (ServerWorker w in workers) w.Start();

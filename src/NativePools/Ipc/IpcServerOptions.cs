@@ -35,6 +35,8 @@ public sealed class IpcServerOptions
     public const uint DefaultSpinMicroseconds = 200;
     /// <summary>Default most pending pull requests.</summary>
     public const int DefaultMaxPending = 4096;
+    /// <summary>Largest max_message_size (16 MiB): every message fits one buffer of the server's message pool.</summary>
+    public const uint MaxMessageSizeLimit = Messages.MessagePoolOptions.MaxClassSize;
     /// <summary>Most worker threads a server may ask for.</summary>
     public const int MaxWorkerThreads = 64;
     /// <summary>Most clients a server may allow.</summary>
@@ -45,8 +47,8 @@ public sealed class IpcServerOptions
     {
         resolved = (IpcServerOptions)MemberwiseClone();
         uint maxMessage = MaxMessageSize == 0 ? DefaultMaxMessageSize : MaxMessageSize;
-        if (maxMessage > IpcLayout.MaxRingSize / 2)
-            return LastError.Set(NpStatus.InvalidArgument, "max_message_size {0} is above the limit {1}", maxMessage, IpcLayout.MaxRingSize / 2);
+        if (maxMessage > MaxMessageSizeLimit)
+            return LastError.Set(NpStatus.InvalidArgument, "max_message_size {0} is above the limit {1}", maxMessage, MaxMessageSizeLimit);
         uint ring = RingSize;
         if (ring == 0)
         {

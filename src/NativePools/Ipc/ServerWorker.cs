@@ -23,19 +23,17 @@ internal sealed unsafe class ServerWorker
     private ServerConnection?[] _connections = new ServerConnection?[16];
     private int _count;
     private readonly Thread _thread;
-    private readonly byte* _requestBuffer;   // a private copy of each handler request (the client could change the ring under us)
     private readonly byte* _responseBuffer;  // what handlers write into
     private readonly uint _bufferSize;
     public readonly WorkerCounters Counters;
     public readonly int Doorbell;
 
-    public ServerWorker(IpcServer server, int index, Epoll epoll, int doorbell, byte* requestBuffer, byte* responseBuffer, uint bufferSize, int routeCount)
+    public ServerWorker(IpcServer server, int index, Epoll epoll, int doorbell, byte* responseBuffer, uint bufferSize, int routeCount)
     {
         _server = server;
         _index = index;
         _epoll = epoll;
         Doorbell = doorbell;
-        _requestBuffer = requestBuffer;
         _responseBuffer = responseBuffer;
         _bufferSize = bufferSize;
         Counters = new WorkerCounters(routeCount);
@@ -147,11 +145,20 @@ internal sealed unsafe class ServerWorker
             }
             else
             {
-                // Copy first: the handler must see bytes the client can no longer change.
-                if (length > 0) Buffer.MemoryCopy(record.Payload, _requestBuffer, _bufferSize, length);
+                // Copy first, into a buffer from the server's message pool: the handler must see
+                // bytes the client can no longer change, and the ring slot frees at once.
+                if (_server.Messages.Acquire(length, out byte* request, out _) != NpStatus.Ok)
+                {
+                    c.Requests.Consume();
+                    CountRequest(routeId, length);
+                    Respond(c, IpcLayout.KindError, requestId, null, 0, (int)NpStatus.OutOfMemory, routeId);
+                    continue;
+                }
+                if (length > 0) Buffer.MemoryCopy(record.Payload, request, length, length);
                 c.Requests.Consume();
                 CountRequest(routeId, length);
-                int status = route.Invoke(_requestBuffer, length, _responseBuffer, _bufferSize, out uint responseLength);
+                int status = route.Invoke(request, length, _responseBuffer, _bufferSize, out uint responseLength);
+                _server.Messages.Release(request);
                 if (status == 0 && responseLength <= _bufferSize)
                 {
                     Respond(c, IpcLayout.KindResponse, requestId, _responseBuffer, responseLength, 0, routeId);

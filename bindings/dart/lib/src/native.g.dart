@@ -222,6 +222,9 @@ const int NP_ROUTE_NAME_MAX = 56;
 /// Default largest message payload (1 MiB).
 const int NP_DEFAULT_MAX_MESSAGE_SIZE = 1048576;
 
+/// The largest max_message_size a server accepts (16 MiB).
+const int NP_MAX_MESSAGE_SIZE = 16777216;
+
 // -------------------------------------------------------------------------------------------------
 // Message pool constants.
 // -------------------------------------------------------------------------------------------------
@@ -439,7 +442,8 @@ final class np_server_options extends Struct {
   @Uint32()
   external int ring_size;
 
-  /// Largest request or response payload; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.
+  /// Largest request or response payload, at most NP_MAX_MESSAGE_SIZE; 0 picks
+  /// NP_DEFAULT_MAX_MESSAGE_SIZE.
   @Uint32()
   external int max_message_size;
 
