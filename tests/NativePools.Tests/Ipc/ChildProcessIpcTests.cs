@@ -20,74 +20,7 @@ namespace NativePools.Tests.Native;
 [TestFixture]
 public sealed unsafe class ChildProcessIpcTests
 {
-    /// <summary>A server in this process with the routes the child client uses: "sum" (handler) and "stall" (pull).</summary>
-    private interface ITestServer : IDisposable
-    {
-        string Address { get; }
-        IpcServerStats Stats();
-        NpStatus Receive(uint timeoutMs, out ulong token, out byte* data, out uint length);
-        NpStatus Reply(ulong token, byte* data, uint length);
-    }
-
-    private sealed class CoreServer : ITestServer
-    {
-        private readonly IpcServer _server;
-        public string Address { get; }
-
-        public CoreServer(string address)
-        {
-            Address = address;
-            _server = IpcTest.StartCoreServer(address, new IpcServerOptions { MaxMessageSize = 65536, WorkerThreads = 2 }, ("sum", IpcTest.Sum), ("stall", null));
-        }
-
-        public IpcServerStats Stats() => _server.GetStats();
-        public NpStatus Receive(uint timeoutMs, out ulong token, out byte* data, out uint length) => _server.Receive(timeoutMs, out token, out _, out data, out length);
-        public NpStatus Reply(ulong token, byte* data, uint length) => _server.Reply(token, data, length, 0);
-        public void Dispose() => _server.Dispose();
-    }
-
-    private sealed class LibraryServer : ITestServer
-    {
-        private readonly ulong _server;
-        public string Address { get; }
-
-        public LibraryServer(string address)
-        {
-            Address = address;
-            _server = NativeIpc.Create(address, NativeIpc.Options(maxMessage: 65536, workers: 2));
-            NativeIpc.AddRoute(_server, "sum", NativeIpc.Sum, null);
-            NativeIpc.AddRoute(_server, "stall", null, null);
-            NativeIpc.Start(_server);
-        }
-
-        public IpcServerStats Stats()
-        {
-            NpServerStats s = NativeIpc.Stats(_server);
-            return new IpcServerStats
-            {
-                ConnectionsNow = s.connections_now, ConnectionsPeak = s.connections_peak, ConnectionsTotal = s.connections_total,
-                ConnectionsRejected = s.connections_rejected, Requests = s.requests, Responses = s.responses, ErrorResponses = s.error_responses,
-                BytesIn = s.bytes_in, BytesOut = s.bytes_out, ProtocolErrors = s.protocol_errors, HandlerErrors = s.handler_errors,
-                UnknownRoutes = s.unknown_routes, PeerHangups = s.peer_hangups, IdleClosed = s.idle_closed, PendingRequests = s.pending_requests,
-            };
-        }
-
-        public NpStatus Receive(uint timeoutMs, out ulong token, out byte* data, out uint length)
-        {
-            var r = new NpRequest { struct_size = (uint)sizeof(NpRequest) };
-            var status = (NpStatus)np_server_receive(_server, timeoutMs, &r);
-            token = r.token;
-            data = r.data;
-            length = r.length;
-            return status;
-        }
-
-        public NpStatus Reply(ulong token, byte* data, uint length) => (NpStatus)np_server_reply(_server, token, data, length);
-        public void Dispose() => Assert.That(np_server_destroy(_server), Is.Zero);
-    }
-
-    private static ITestServer StartServer(string kind, string address) =>
-        kind == "core" ? new CoreServer(address) : new LibraryServer(address);
+    private static ITestIpcServer StartServer(string kind, string address) => TestIpcServers.Start(kind, address);
 
     private static ChildProgram StartClient(string name, string address, int calls, int seed, int maxSize = 4096) =>
         ChildProgram.Start(name, ChildPrograms.Client, "calls", address, calls.ToString(), seed.ToString(), maxSize.ToString());
@@ -98,7 +31,7 @@ public sealed unsafe class ChildProcessIpcTests
     {
         const int children = 4;
         int calls = StressSize.Pick(1_500, 25_000);
-        using ITestServer server = StartServer(kind, IpcTest.NewAddress("children-" + kind));
+        using ITestIpcServer server = StartServer(kind, IpcTest.NewAddress("children-" + kind));
         var clients = new List<ChildProgram>();
         try
         {
@@ -132,7 +65,7 @@ public sealed unsafe class ChildProcessIpcTests
     [TestCase("library")]
     public void ChildClientKilledMidCall_ServerDropsItAtOnce_OthersKeepBeingServed(string kind)
     {
-        using ITestServer server = StartServer(kind, IpcTest.NewAddress("kill-client-" + kind));
+        using ITestIpcServer server = StartServer(kind, IpcTest.NewAddress("kill-client-" + kind));
         using ChildProgram survivor = StartClient("survivor", server.Address, calls: 0, seed: 1);
         using ChildProgram busy = StartClient("busy-victim", server.Address, calls: 0, seed: 2);
         using ChildProgram stalled = ChildProgram.Start("stalled-victim", ChildPrograms.Client, "stall", server.Address);
