@@ -401,4 +401,42 @@ public unsafe class CoreIpcTests
             Assert.That(callStatus, Is.EqualTo(NpStatus.Ok));
         }
     }
+
+    [Test]
+    public void Pull_MaxPendingFull_RequestsWaitInTheirRings_AndAllAreAnswered()
+    {
+        const int clients = 6, perClient = 20, maxPending = 2;
+        string address = IpcTest.NewAddress("pull-pending");
+        IpcServer server = IpcTest.StartCoreServer(address, new IpcServerOptions { MaxMessageSize = 4096, MaxPending = maxPending }, ("pull", null));
+        using (server)
+        {
+            IpcClient[] senders = Enumerable.Range(0, clients).Select(_ => IpcTest.ConnectCore(address)).ToArray();
+            uint pull = IpcTest.Route(senders[0], "pull");
+            for (int c = 0; c < clients; c++)
+                for (int i = 0; i < perClient; i++)
+                {
+                    byte q = (byte)(c * perClient + i);
+                    Assert.That(senders[c].Send(pull, &q, 1, out _, IpcTest.CallMs), Is.EqualTo(NpStatus.Ok));
+                }
+            Assert.That(IpcTest.Eventually(() => server.GetStats().PendingRequests == maxPending), Is.True, "the table fills to max_pending");
+            Thread.Sleep(50);
+            Assert.That(server.GetStats().PendingRequests, Is.EqualTo((ulong)maxPending), "and no further: the rest wait in their rings");
+            int answered = 0;
+            while (answered < clients * perClient)
+            {
+                Assert.That(server.Receive(IpcTest.CallMs, out ulong token, out _, out byte* data, out uint length), Is.EqualTo(NpStatus.Ok), $"request {answered}");
+                data[0] ^= 0xFF;
+                Assert.That(server.Reply(token, data, length, 0), Is.EqualTo(NpStatus.Ok));
+                answered++;
+            }
+            for (int c = 0; c < clients; c++)
+                for (int i = 0; i < perClient; i++)
+                {
+                    byte r = 0;
+                    Assert.That(senders[c].Receive(out _, &r, 1, out _, IpcTest.CallMs), Is.EqualTo(NpStatus.Ok));
+                    Assert.That(r, Is.EqualTo((byte)~(c * perClient + i)), $"client {c} answer {i}: in order, its own");
+                }
+            foreach (IpcClient c in senders) c.Dispose();
+        }
+    }
 }
