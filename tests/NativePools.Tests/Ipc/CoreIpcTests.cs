@@ -439,4 +439,38 @@ public unsafe class CoreIpcTests
             foreach (IpcClient c in senders) c.Dispose();
         }
     }
+
+    [TestCase(2u << 20)]
+    [TestCase(16u << 20)]
+    public void MaxMessageSizeAboveOneMiB_TheServerStarts_AndCarriesMessagesThatLarge(uint maxMessage)
+    {
+        // np_server_create accepts max_message_size up to 2^29; a server it created must start.
+        string address = IpcTest.NewAddress("big-messages");
+        Assert.That(IpcServer.Create(new IpcServerOptions { Address = address, MaxMessageSize = maxMessage }, out IpcServer? created), Is.EqualTo(NpStatus.Ok));
+        using IpcServer server = created!;
+        Assert.That(server.AddRoute("echo", 0, 0, IpcTest.Echo, out uint echo), Is.EqualTo(NpStatus.Ok));
+        Assert.That(server.AddRoute("pull", 0, 0, null, out uint pull), Is.EqualTo(NpStatus.Ok));
+        Assert.That(server.Start(), Is.EqualTo(NpStatus.Ok), $"start with max_message_size {maxMessage}: {Diagnostics.LastError.Message}");
+        using IpcClient client = IpcTest.ConnectCore(address);
+        Assert.That(client.MaxMessageSize, Is.EqualTo(maxMessage));
+        byte[] request = new byte[maxMessage], response = new byte[maxMessage];
+        IpcTest.Fill(request, 3);
+        uint length;
+        fixed (byte* q = request) fixed (byte* r = response)
+            Assert.That(client.Call(echo, q, maxMessage, r, maxMessage, out length, IpcTest.CallMs), Is.EqualTo(NpStatus.Ok), Diagnostics.LastError.Message);
+        Assert.That(length, Is.EqualTo(maxMessage));
+        Assert.That(response.AsSpan().SequenceEqual(request), Is.True, "a maximum-size message, echoed intact");
+        // A pull request that large is copied out of the ring into a pooled buffer too.
+        NpStatus pulled = NpStatus.Internal;
+        Thread replier = IpcTest.Start("replier", () =>
+        {
+            pulled = server.Receive(IpcTest.CallMs, out ulong token, out _, out byte* data, out uint n);
+            if (pulled == NpStatus.Ok) pulled = server.Reply(token, data, n, 0);
+        });
+        fixed (byte* q = request) fixed (byte* r = response)
+            Assert.That(client.Call(pull, q, maxMessage, r, maxMessage, out length, IpcTest.CallMs), Is.EqualTo(NpStatus.Ok), Diagnostics.LastError.Message);
+        IpcTest.JoinAll([replier], "replier");
+        Assert.That(pulled, Is.EqualTo(NpStatus.Ok));
+        Assert.That(response.AsSpan().SequenceEqual(request), Is.True, "a maximum-size pull request, echoed intact");
+    }
 }

@@ -20,6 +20,7 @@ public static class ChildProcessMain
     {
         ["core-closed-client"] = Ipc.CoreIpcClosedObjects.ClosedClient,
         ["core-disposed-server"] = Ipc.CoreIpcClosedObjects.DisposedServer,
+        ["core-start-without-descriptors"] = Native.IpcStartWithoutDescriptors.ChildBody,
     };
 
     public static int Main(string[] args)
