@@ -23,6 +23,10 @@ public sealed unsafe class AbiLayoutTests
         ["np_msgpool_options"] = typeof(NpMsgPoolOptions),
         ["np_msgpool_stats"] = typeof(NpMsgPoolStats),
         ["np_msgpool_class_stats"] = typeof(NpMsgPoolClassStats),
+        ["np_server_options"] = typeof(NpServerOptions),
+        ["np_server_stats"] = typeof(NpServerStats),
+        ["np_route_stats"] = typeof(NpRouteStats),
+        ["np_request"] = typeof(NpRequest),
     };
 
     [Test]
@@ -100,7 +104,7 @@ public sealed unsafe class AbiLayoutTests
                 Assert.That(defines.TryGetValue(name, out long value), Is.True, $"{name} is defined");
                 Assert.That(value, Is.EqualTo((long)status), name);
             }
-            foreach (FieldInfo constant in typeof(NpConstants).GetFields().Concat(typeof(NpMsgPoolConstants).GetFields()))
+            foreach (FieldInfo constant in typeof(NpConstants).GetFields().Concat(typeof(NpMsgPoolConstants).GetFields()).Concat(typeof(NpIpcConstants).GetFields()))
             {
                 Assert.That(defines.TryGetValue(constant.Name, out long value), Is.True, $"{constant.Name} is defined");
                 Assert.That(value, Is.EqualTo(Convert.ToInt64(constant.GetValue(null))), constant.Name);
@@ -112,7 +116,9 @@ public sealed unsafe class AbiLayoutTests
     [Test]
     public void Functions_MatchTheHeaderDeclarations()
     {
-        var declared = HeaderFile.Load().Functions();
+        HeaderFile header = HeaderFile.Load();
+        var declared = header.Functions();
+        var callbacks = header.FunctionPointerTypedefs();
         Dictionary<string, MethodInfo> imported = typeof(NativeApi)
             .GetMethods(BindingFlags.Public | BindingFlags.Static)
             .Where(m => m.Name.StartsWith("np_", StringComparison.Ordinal))
@@ -123,20 +129,27 @@ public sealed unsafe class AbiLayoutTests
             foreach (var (name, (returns, parameters)) in declared)
             {
                 if (!imported.TryGetValue(name, out MethodInfo? method)) continue;
-                Assert.That(Matches(returns, method.ReturnType), Is.True, $"{name} returns {returns}, imported as {method.ReturnType}");
+                Assert.That(Matches(returns, method.ReturnType, callbacks), Is.True, $"{name} returns {returns}, imported as {method.ReturnType}");
                 ParameterInfo[] actual = method.GetParameters();
                 Assert.That(actual.Length, Is.EqualTo(parameters.Length), $"{name} parameter count");
                 for (int i = 0; i < Math.Min(actual.Length, parameters.Length); i++)
-                    Assert.That(Matches(parameters[i], actual[i].ParameterType), Is.True, $"{name} parameter {i}: {parameters[i]} imported as {actual[i].ParameterType}");
+                    Assert.That(Matches(parameters[i], actual[i].ParameterType, callbacks), Is.True, $"{name} parameter {i}: {parameters[i]} imported as {actual[i].ParameterType}");
             }
         });
     }
 
-    // How each C type of the header must be spelled in a blittable C# import.
-    private static bool Matches(string cType, Type type) => cType.Replace("const ", "").Trim() switch
+    // How each C type of the header must be spelled in a blittable C# import. A callback typedef
+    // (np_handler_fn) must be an unmanaged function pointer whose return and parameter types
+    // match the typedef's, one by one.
+    private static bool Matches(string cType, Type type, Dictionary<string, (string Return, string[] Parameters)> callbacks) => cType.Replace("const ", "").Trim() switch
     {
         var t when t.EndsWith('*') => type.IsPointer,
-        "np_pool" or "np_msgpool" or "uint64_t" => type == typeof(ulong),
+        var t when callbacks.TryGetValue(t, out var callback) =>
+            type.IsFunctionPointer && type.IsUnmanagedFunctionPointer &&
+            Matches(callback.Return, type.GetFunctionPointerReturnType(), callbacks) &&
+            type.GetFunctionPointerParameterTypes().Length == callback.Parameters.Length &&
+            callback.Parameters.Select((p, i) => Matches(p, type.GetFunctionPointerParameterTypes()[i], callbacks)).All(ok => ok),
+        "np_pool" or "np_msgpool" or "np_server" or "np_client" or "uint64_t" => type == typeof(ulong),
         "np_status" or "int32_t" => type == typeof(int),
         "uint32_t" => type == typeof(uint),
         "size_t" => type == typeof(nuint),

@@ -60,6 +60,22 @@ public sealed partial class HeaderFile
         return functions;
     }
 
+    /// <summary>Function pointer typedefs (callbacks such as np_handler_fn): name to (return type, parameter types).</summary>
+    public Dictionary<string, (string Return, string[] Parameters)> FunctionPointerTypedefs()
+    {
+        string code = BlockComment().Replace(Text, " ");
+        var typedefs = new Dictionary<string, (string, string[])>();
+        foreach (Match m in FunctionPointerTypedef().Matches(code))
+        {
+            string parameters = Regex.Replace(m.Groups[3].Value, @"\s+", " ").Trim();
+            string[] types = parameters == "void"
+                ? []
+                : parameters.Split(',').Select(p => ParameterType(p.Trim())).ToArray();
+            typedefs[m.Groups[2].Value] = (Regex.Replace(m.Groups[1].Value, @"\s+", " ").Trim(), types);
+        }
+        return typedefs;
+    }
+
     // "const np_pool_options* options" -> "const np_pool_options*": drop the parameter name.
     private static string ParameterType(string parameter)
     {
@@ -78,6 +94,9 @@ public sealed partial class HeaderFile
 
     [GeneratedRegex(@"/\*.*?\*/", RegexOptions.Singleline)]
     private static partial Regex BlockComment();
+
+    [GeneratedRegex(@"typedef\s+((?:const\s+)?\w+\s*\**)\s*\(\s*\*\s*(np_\w+)\s*\)\s*\(([^;{)]*)\)\s*;")]
+    private static partial Regex FunctionPointerTypedef();
 
     [GeneratedRegex(@"(?m)^[ \t]*((?:const\s+)?\w+\s*\**)\s*\b(np_\w+)\s*\(([^;{)]*)\)\s*;")]
     private static partial Regex FunctionDeclaration();
