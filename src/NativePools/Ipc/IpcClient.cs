@@ -19,7 +19,6 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
 {
     /// <summary>A timeout that never expires (a dead server still ends the wait).</summary>
     public const uint WaitForever = uint.MaxValue;
-    private const int AbandonedSlots = 64;
 
     private readonly object _lock = new();
     private readonly int _socket, _serverDoorbell, _clientDoorbell;
@@ -37,8 +36,9 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
     private bool _claimed;
     private ushort _claimRoute;
     private uint _claimLength;
-    private readonly ulong[] _abandoned = new ulong[AbandonedSlots]; // ids of calls that timed out: their late responses are dropped
-    private int _abandonedNext;
+    // Ids of calls that timed out: their late responses are dropped. Only timeouts add to it
+    // (never the hot path), and each id leaves when its response arrives.
+    private readonly HashSet<ulong> _abandoned = new();
     private bool _broken;
     private bool _closed;
 
@@ -152,6 +152,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
     public NpStatus Resolve(string? name, out uint routeId)
     {
         routeId = 0;
+        if (_closed) return Closed();
         if (name is not null && _routes.TryGetValue(name, out ushort id))
         {
             routeId = id;
@@ -169,8 +170,11 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         long deadline = Deadline(timeoutMs);
         lock (_lock)
         {
+            if (_closed) return Closed();
             if (_outstanding > 0 || _claimed)
                 return LastError.Set(NpStatus.InvalidState, "{0} pipelined responses are outstanding (or a claim is open): receive them before a call", _outstanding);
+            // Checked before sending: a refused call must leave nothing queued behind it.
+            if (response == null && responseCapacity > 0) return LastError.Set(NpStatus.NullPointer, "argument 'response' is NULL");
             NpStatus status = SendLocked(routeId, request, requestLength, deadline, out ulong id);
             if (status != NpStatus.Ok) return status;
             while (true)
@@ -185,7 +189,13 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
                 if (peek != PeekResult.Record) return Broken("the response ring");
                 if (record.RequestId != id)
                 {
-                    if (record.RequestId < id && DropIfLate(record)) continue;
+                    // Nothing is outstanding during a call, so an older id can only be a late answer to a timed-out call.
+                    if (record.RequestId < id && record.RequestId != 0)
+                    {
+                        _abandoned.Remove(record.RequestId);
+                        DropLate();
+                        continue;
+                    }
                     return Broken("a response to a request never sent");
                 }
                 return TakeResponseLocked(record, response, responseCapacity, out responseLength, countOutstanding: false);
@@ -199,6 +209,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         requestId = 0;
         lock (_lock)
         {
+            if (_closed) return Closed();
             if (_claimed) return LastError.Set(NpStatus.InvalidState, "a claim is open on this client: commit it first");
             NpStatus status = SendLocked(routeId, request, requestLength, Deadline(timeoutMs), out requestId);
             if (status == NpStatus.Ok) _outstanding++;
@@ -218,13 +229,19 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         long deadline = Deadline(timeoutMs);
         lock (_lock)
         {
+            if (_closed) return Closed();
+            if (response == null && responseCapacity > 0) return LastError.Set(NpStatus.NullPointer, "argument 'response' is NULL");
             if (_outstanding == 0) return LastError.Set(NpStatus.InvalidState, "no request is waiting for its response");
             while (true)
             {
                 NpStatus status = WaitForResponseLocked(deadline);
                 if (status != NpStatus.Ok) return status;
                 if (_responses.TryPeek(out RecordView record) != PeekResult.Record) return Broken("the response ring");
-                if (DropIfLate(record)) continue;
+                if (_abandoned.Count > 0 && _abandoned.Remove(record.RequestId))
+                {
+                    DropLate();
+                    continue;
+                }
                 requestId = record.RequestId;
                 return TakeResponseLocked(record, response, responseCapacity, out responseLength, countOutstanding: true);
             }
@@ -242,6 +259,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         Monitor.Enter(_lock);
         try
         {
+            if (_closed) return Closed();
             if (_claimed) return LastError.Set(NpStatus.InvalidState, "a claim is already open on this client");
             NpStatus status = CheckSendable(routeId, length);
             if (status != NpStatus.Ok) return status;
@@ -261,6 +279,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         requestId = 0;
         lock (_lock)
         {
+            if (_closed) return Closed();
             if (!_claimed) return LastError.Set(NpStatus.InvalidState, "no claim is open on this client");
             if (length > _claimLength)
                 return LastError.Set(NpStatus.InvalidArgument, "commit length {0} exceeds the claimed {1} bytes", length, _claimLength);
@@ -277,6 +296,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
     {
         lock (_lock)
         {
+            if (_closed) return Closed();
             if (!_claimed) return LastError.Set(NpStatus.InvalidState, "no claim is open on this client");
             _claimed = false; // the reserved room is simply reused by the next send
             return NpStatus.Ok;
@@ -445,25 +465,15 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         if (_responses.ProducerNeedsWake()) Doorbell.Ring(_serverDoorbell);
     }
 
-    private void Abandon(ulong id)
+    private void Abandon(ulong id) => _abandoned.Add(id);
+
+    private void DropLate()
     {
-        _abandoned[_abandonedNext] = id;
-        _abandonedNext = (_abandonedNext + 1) % AbandonedSlots;
+        ConsumeLocked();
+        LateResponses++;
     }
 
-    private bool DropIfLate(in RecordView record)
-    {
-        if (record.RequestId == 0) return false;
-        for (int i = 0; i < AbandonedSlots; i++)
-        {
-            if (_abandoned[i] != record.RequestId) continue;
-            _abandoned[i] = 0;
-            ConsumeLocked();
-            LateResponses++;
-            return true;
-        }
-        return false;
-    }
+    private static NpStatus Closed() => LastError.Set(NpStatus.InvalidState, "this client is closed");
 
     private NpStatus Broken(string where)
     {

@@ -91,6 +91,7 @@ public sealed unsafe partial class IpcServer
 
     private readonly PullTable _pull;
     private long _pullResponses, _pullErrorResponses, _pullBytesOut;
+    private int _repliesInProgress; // Stop waits for them before closing the doorbells a reply rings
     private long[] _pullRouteCounters = Array.Empty<long>();
 
     internal bool PullTableFull => _pull.IsFull;
@@ -171,6 +172,13 @@ public sealed unsafe partial class IpcServer
     /// </summary>
     public NpStatus Reply(ulong token, byte* data, uint length, int status)
     {
+        Interlocked.Increment(ref _repliesInProgress);
+        try { return ReplyCore(token, data, length, status); }
+        finally { Interlocked.Decrement(ref _repliesInProgress); }
+    }
+
+    private NpStatus ReplyCore(ulong token, byte* data, uint length, int status)
+    {
         if (status == 0 && data == null && length > 0) return LastError.Set(NpStatus.NullPointer, "argument 'data' is NULL");
         if (status > 0) return LastError.Set(NpStatus.InvalidArgument, "an error reply needs a negative status, not {0}", status);
         if (status == 0 && length > Options.MaxMessageSize)
@@ -238,7 +246,8 @@ public sealed unsafe partial class IpcServer
                 byte state = _pull.SlotState[slot];
                 if (state != PullTable.Ready && state != PullTable.Received) continue;
                 ServerConnection c = _pull.Connection[slot]!;
-                c.Send(IpcLayout.KindError, _pull.RequestId[slot], null, 0, (int)status, out _);
+                if (c.Send(IpcLayout.KindError, _pull.RequestId[slot], null, 0, (int)status, out _) == NpStatus.Ok)
+                    CountPullReply(_pull.Route[slot], 0, error: true);
                 c.PendingPulls--;
                 _messages.Release((byte*)_pull.Buffer[slot]);
                 _pull.ReleaseLocked(slot);

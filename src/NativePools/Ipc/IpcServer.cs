@@ -85,6 +85,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
     private int _nextWorker;
     private long _nextConnectionId;
     private long _connectionsNow, _connectionsPeak, _connectionsTotal, _connectionsRejected;
+    private long _connectionsLeaving; // hung up, not yet closed by their worker: they do not count against max_clients
     private readonly uint _ownUid;
     private readonly List<nint> _workerBuffers = new();
 
@@ -168,7 +169,11 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         }
     }
 
-    /// <summary>Binds the socket and starts the acceptor and worker threads.</summary>
+    /// <summary>
+    /// Binds the socket and starts the control and worker threads. Every descriptor and buffer
+    /// is acquired before any thread starts, so a failure (IoError: out of descriptors) gives
+    /// everything back and leaves the server as created.
+    /// </summary>
     public NpStatus Start()
     {
         lock (_lock)
@@ -179,36 +184,60 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             if (fd < 0) return status;
             _listenFd = fd;
             _acceptorWake = Doorbell.Create();
+            _control = _acceptorWake < 0 ? null : Epoll.Create(1024);
+            if (_control is null) return AbortStart(null, 0, "the control thread's doorbell or epoll", Libc.Errno);
             _routeById = _routes.ToArray();
             var workers = new ServerWorker[Options.WorkerThreads];
             for (int i = 0; i < workers.Length; i++)
             {
                 Epoll? epoll = Epoll.Create(256);
-                int doorbell = Doorbell.Create();
-                if (epoll is null || doorbell < 0 ||
-                    _messages.Acquire(Options.MaxMessageSize, out byte* response, out _) != NpStatus.Ok)
+                int doorbell = epoll is null ? -1 : Doorbell.Create();
+                byte* response = null;
+                if (doorbell < 0 || _messages.Acquire(Options.MaxMessageSize, out response, out _) != NpStatus.Ok)
                 {
                     int errno = Libc.Errno;
                     epoll?.Dispose();
                     if (doorbell >= 0) Libc.Close(doorbell);
-                    for (int k = 0; k < i; k++) workers[k].Join();
-                    return LastError.Set(NpStatus.IoError, "cannot create worker {0} (errno {1})", i, errno);
+                    return AbortStart(workers, i, "worker " + i, errno);
                 }
                 _workerBuffers.Add((nint)response);
-                epoll.Add(doorbell, Libc.EPOLLIN, 0);
+                epoll!.Add(doorbell, Libc.EPOLLIN, 0);
                 workers[i] = new ServerWorker(this, i, epoll, doorbell, response, Options.MaxMessageSize, _routeById.Length);
             }
-            _workers = workers;
-            foreach (ServerWorker w in workers) w.Start();
-            _control = Epoll.Create(1024);
-            if (_control is null) return LastError.Set(NpStatus.IoError, "epoll_create1 failed (errno {0})", Libc.Errno);
             _control.Add(_listenFd, Libc.EPOLLIN, ListenTag);
             _control.Add(_acceptorWake, Libc.EPOLLIN, WakeTag);
+            _workers = workers;
+            foreach (ServerWorker w in workers) w.Start();
             _acceptor = new Thread(ControlLoop) { IsBackground = true, Name = "nativepools-ipc-control" };
             _acceptor.Start();
             _state = State.Running;
             return NpStatus.Ok;
         }
+    }
+
+    /// <summary>Undoes a failed Start: closes what it opened (the first <paramref name="built"/> workers' too).</summary>
+    private NpStatus AbortStart(ServerWorker[]? workers, int built, string what, int errno)
+    {
+        for (int k = 0; k < built; k++) workers![k].ReleaseDescriptors();
+        foreach (nint buffer in _workerBuffers) _messages.Release((byte*)buffer);
+        _workerBuffers.Clear();
+        _control?.Dispose();
+        _control = null;
+        if (_acceptorWake >= 0) Libc.Close(_acceptorWake);
+        _acceptorWake = -1;
+        Libc.Close(_listenFd);
+        _listenFd = -1;
+        UnlinkSocketPath();
+        _routeById = Array.Empty<Route?>();
+        return LastError.Set(NpStatus.IoError, "cannot create {s} (errno {0}: out of descriptors or memory?)", errno, subject: what);
+    }
+
+    private void UnlinkSocketPath()
+    {
+        if (_socketPath is null) return;
+        byte[] p = Encoding.UTF8.GetBytes(_socketPath + "\0");
+        fixed (byte* pp = p) Libc.Unlink(pp);
+        _socketPath = null;
     }
 
     /// <summary>
@@ -247,14 +276,13 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         _controlStop = true;
         Doorbell.Ring(_acceptorWake);
         _acceptor!.Join();
+        // A reply that passed its table lookup before the stop may still ring a worker's doorbell.
+        while (Volatile.Read(ref _repliesInProgress) > 0) Thread.Yield();
+        foreach (ServerWorker w in _workers) w.Release();
         _control!.Dispose();
         Libc.Close(_listenFd);
         Libc.Close(_acceptorWake);
-        if (_socketPath is not null)
-        {
-            byte[] p = Encoding.UTF8.GetBytes(_socketPath + "\0");
-            fixed (byte* pp = p) Libc.Unlink(pp);
-        }
+        UnlinkSocketPath();
         lock (_lock) _state = State.Stopped;
         _stopped.Set();
         return NpStatus.Ok;
@@ -277,6 +305,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
     {
         // Its pending pull requests stay: Receive skips them and Reply reports PeerGone.
         _closedIds.Enqueue(connection.Id);
+        if (connection.ReleaseSlot()) Interlocked.Decrement(ref _connectionsLeaving);
         Interlocked.Decrement(ref _connectionsNow);
     }
 
@@ -313,35 +342,32 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             }
             while (_closedIds.TryDequeue(out ulong closed)) sockets.Remove(closed);
             int n = epoll.Wait(1000);
+            // Hang-ups first: a client that closed and reconnects must not be refused for its own old slot.
+            bool accept = false;
             for (int e = 0; e < n; e++)
             {
                 ulong tag = epoll.DataAt(e);
-                if (tag == WakeTag)
-                {
-                    Doorbell.Drain(_acceptorWake);
-                }
-                else if (tag == ListenTag)
-                {
-                    while (!_stopping)
-                    {
-                        int socket = Libc.Accept4(_listenFd, null, null, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
-                        if (socket < 0) break;
-                        ServerConnection? admitted = null;
-                        try { admitted = Admit(socket); }
-                        catch (Exception) { Libc.Close(socket); Interlocked.Increment(ref _connectionsRejected); }
-                        if (admitted is null) continue;
-                        sockets[admitted.Id] = admitted;
-                        // Hang-up only: the server never reads the socket, so data must not wake us.
-                        epoll.Add(admitted.Socket, Libc.EPOLLRDHUP, admitted.Id);
-                        admitted.Worker!.Adopt(admitted);
-                    }
-                }
+                if (tag == WakeTag) Doorbell.Drain(_acceptorWake);
+                else if (tag == ListenTag) accept = true;
                 else if (sockets.TryGetValue(tag, out ServerConnection? c))
                 {
                     sockets.Remove(tag);
                     if (!c.IsClosed) epoll.Remove(c.Socket);
-                    c.MarkHungUp();
+                    if (c.MarkHungUp()) Interlocked.Increment(ref _connectionsLeaving);
                 }
+            }
+            while (accept && !_stopping)
+            {
+                int socket = Libc.Accept4(_listenFd, null, null, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
+                if (socket < 0) break;
+                ServerConnection? admitted = null;
+                try { admitted = Admit(socket); }
+                catch (Exception) { Libc.Close(socket); Interlocked.Increment(ref _connectionsRejected); }
+                if (admitted is null) continue;
+                sockets[admitted.Id] = admitted;
+                // Hang-up only: the server never reads the socket, so data must not wake us.
+                epoll.Add(admitted.Socket, Libc.EPOLLRDHUP, admitted.Id);
+                admitted.Worker!.Adopt(admitted);
             }
         }
     }
@@ -355,7 +381,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             Refuse(socket, NpStatus.PermissionDenied);
             return null;
         }
-        if (Interlocked.Read(ref _connectionsNow) >= Options.MaxClients)
+        if (Interlocked.Read(ref _connectionsNow) - Interlocked.Read(ref _connectionsLeaving) >= Options.MaxClients)
         {
             Refuse(socket, NpStatus.ServerFull);
             return null;

@@ -103,7 +103,10 @@ internal unsafe struct RingWriter
     public readonly bool ConsumerNeedsWake()
     {
         Interlocked.MemoryBarrier();
-        return Volatile.Read(ref *(uint*)(_control + IpcLayout.RingConsumerSleeping)) != 0;
+        // Read first (the common answer, no write to the shared line), then take the flag: of
+        // several records published while the consumer sleeps, only the first rings.
+        ref uint flag = ref *(uint*)(_control + IpcLayout.RingConsumerSleeping);
+        return Volatile.Read(ref flag) != 0 && Interlocked.Exchange(ref flag, 0) != 0;
     }
 
     /// <summary>Announces that the producer waits for room (before its final recheck and park).</summary>
@@ -212,7 +215,8 @@ internal unsafe struct RingReader
     public readonly bool ProducerNeedsWake()
     {
         Interlocked.MemoryBarrier();
-        return Volatile.Read(ref *(uint*)(_control + IpcLayout.RingProducerWaiting)) != 0;
+        ref uint flag = ref *(uint*)(_control + IpcLayout.RingProducerWaiting);
+        return Volatile.Read(ref flag) != 0 && Interlocked.Exchange(ref flag, 0) != 0;
     }
 
     /// <summary>Announces that the consumer is about to park (set) or is awake (clear). Setting is followed by a full fence.</summary>

@@ -62,13 +62,24 @@ internal sealed unsafe class ServerConnection
     public bool HungUp => Volatile.Read(ref _hungUp);
 
     private bool _hungUp;
+    private int _slotState; // SlotOpen, SlotHungUp (counted as leaving), SlotReleased
 
-    /// <summary>Control thread: the client is gone; its worker serves what it left and closes.</summary>
-    public void MarkHungUp()
+    internal const int SlotOpen = 0, SlotHungUp = 1, SlotReleased = 2;
+
+    /// <summary>
+    /// Control thread: the client is gone; its worker serves what it left and closes. Returns
+    /// true when the connection was still open: it then counts as leaving until it is released.
+    /// </summary>
+    public bool MarkHungUp()
     {
         Volatile.Write(ref _hungUp, true);
+        bool leaving = Interlocked.CompareExchange(ref _slotState, SlotHungUp, SlotOpen) == SlotOpen;
         Worker?.Wake();
+        return leaving;
     }
+
+    /// <summary>When the connection is closed: true when <see cref="MarkHungUp"/> had counted it as leaving.</summary>
+    public bool ReleaseSlot() => Interlocked.Exchange(ref _slotState, SlotReleased) == SlotHungUp;
 
     public bool HasOutbox => Volatile.Read(ref _outboxCount) != 0;
 

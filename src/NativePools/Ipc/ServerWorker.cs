@@ -56,6 +56,27 @@ internal sealed unsafe class ServerWorker
 
     public void Wake() => Ipc.Doorbell.Ring(Doorbell);
 
+    /// <summary>
+    /// After the thread ended and the control thread (which hands out connections) joined:
+    /// closes connections adopted too late to be served, then the epoll and the doorbell.
+    /// </summary>
+    public void Release()
+    {
+        while (_arrivals.TryDequeue(out ServerConnection? late))
+        {
+            late.MarkClosed(IpcLayout.ServerClosed);
+            _server.OnClosed(late);
+        }
+        ReleaseDescriptors();
+    }
+
+    /// <summary>Closes the epoll and the doorbell of a worker whose thread never ran or has ended.</summary>
+    public void ReleaseDescriptors()
+    {
+        _epoll.Dispose();
+        Libc.Close(Doorbell);
+    }
+
     private void Run()
     {
         long spinTicks = (long)_server.Options.SpinMicroseconds * Stopwatch.Frequency / 1_000_000;
@@ -304,11 +325,14 @@ internal sealed unsafe class ServerWorker
             if (c is null) continue;
             // Requests nobody will serve get a clear Shutdown (best effort: a full ring is seen as a hang-up).
             c.FlushOutbox();
-            while (!c.IsBroken && c.Requests.TryPeek(out RecordView r) == PeekResult.Record)
+            while (!c.IsBroken && c.Requests.TryPeek(out RecordView r) == PeekResult.Record && r.Kind == IpcLayout.KindRequest)
             {
                 ulong id = r.RequestId;
+                ushort route = _server.RouteById(r.Route) is null ? (ushort)0 : r.Route;
+                uint length = r.Length;
                 c.Requests.Consume();
-                c.Send(IpcLayout.KindError, id, null, 0, (int)NpStatus.Shutdown, out _);
+                CountRequest(route, length);
+                Respond(c, IpcLayout.KindError, id, null, 0, (int)NpStatus.Shutdown, route);
             }
             Close(c, IpcLayout.ServerClosed);
         }

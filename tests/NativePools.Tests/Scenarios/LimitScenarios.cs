@@ -50,14 +50,17 @@ public abstract class LimitScenarios : PoolScenarioFixture
     [Test]
     public void S15_Exhaustion_ManyThreadsRaceForTheLastBlocks_ExactlyMaxSucceed()
     {
-        const int max = 5_000, threads = 8, attemptsPerThread = 1_000;
+        // Each thread allocates until it is refused, as the C and Python S15 do. A thread that
+        // stopped after a fixed number of attempts could keep blocks in its cache that the
+        // others were refused: per-thread caches are never stolen from (documented).
+        const int max = 5_000, threads = 8;
         ITestPool pool = CreatePool(new BlockPoolOptions { BlockSize = 64, GrowthBlocks = 100, MaxBlocks = max });
         long succeeded = 0, refused = 0;
         var taken = new List<nint>[threads];
         ThreadRunner.Run(threads, thread =>
         {
             taken[thread] = new List<nint>();
-            for (int i = 0; i < attemptsPerThread; i++)
+            for (int i = 0; i <= max; i++)
             {
                 NpStatus status = pool.Alloc(out nint block);
                 if (status == NpStatus.Ok)
@@ -70,6 +73,7 @@ public abstract class LimitScenarios : PoolScenarioFixture
                 {
                     Check.Status(status, NpStatus.PoolExhausted, "alloc at max_blocks");
                     Interlocked.Increment(ref refused);
+                    break;
                 }
             }
         });
@@ -78,7 +82,7 @@ public abstract class LimitScenarios : PoolScenarioFixture
         Assert.Multiple(() =>
         {
             Assert.That(succeeded, Is.EqualTo(max), "exactly max_blocks allocations succeed");
-            Assert.That(refused, Is.EqualTo(threads * attemptsPerThread - max), "the rest are refused");
+            Assert.That(refused, Is.EqualTo(threads), "each thread is refused once, when nothing is left");
             Assert.That(stats.FailedAllocations, Is.EqualTo((ulong)refused), "failed_allocations");
             Assert.That(stats.Capacity, Is.EqualTo((ulong)max), "capacity");
         });
