@@ -64,11 +64,16 @@ extern const np_test_suite np_suite_memory;
 extern const np_test_suite np_suite_flags_batch_owns;
 extern const np_test_suite np_suite_hot_path;
 extern const np_test_suite np_suite_message_pool;
+extern const np_test_suite np_suite_ipc_processes;
+extern const np_test_suite np_suite_ipc_faults;
+extern const np_test_suite np_suite_ipc_api;
 
 /* The child half of H01 (test_hot_path.c), run when the binary is started with --probe-no-syscalls. */
 int np_probe_no_syscalls(void);
 /* The H02 probe (test_hot_path.c): an IPC call path without system calls. */
 int np_probe_ipc_no_syscalls(void);
+/* The child processes of the IPC tests (np_ipc_support.c): the binary started with --ipc-child ROLE ARGS... */
+int np_ipc_child_main(int argc, char **argv);
 
 /* ------------------------------------------------------------------ failing */
 

@@ -25,6 +25,9 @@ static const np_test_suite *const all_suites[] = {
     &np_suite_flags_batch_owns,
     &np_suite_hot_path,
     &np_suite_message_pool,
+    &np_suite_ipc_processes,
+    &np_suite_ipc_faults,
+    &np_suite_ipc_api,
 };
 
 enum { MESSAGES_SHOWN_PER_TEST = 8, WORKER_STACK_BYTES = 256 * 1024 };
@@ -256,6 +259,7 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--list") == 0) return list_cases();
     if (argc == 2 && strcmp(argv[1], "--probe-no-syscalls") == 0) return np_probe_no_syscalls();
     if (argc == 2 && strcmp(argv[1], "--probe-ipc-no-syscalls") == 0) return np_probe_ipc_no_syscalls();
+    if (argc >= 3 && strcmp(argv[1], "--ipc-child") == 0) return np_ipc_child_main(argc - 2, argv + 2);
     int *matched = calloc((size_t)argc + 1, sizeof *matched);
     unsigned hang_limit = np_stress_full() ? 3600u : 600u;
     int passed = 0, failed = 0;

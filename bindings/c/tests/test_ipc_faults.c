@@ -1,0 +1,925 @@
+/*
+ * IPC faults, I03-I06: processes that die, a server that stops with calls in flight, and a client
+ * that writes garbage into its shared memory.
+ *
+ * I03 a client SIGKILLed while blocked in a call on a pull route: the server drops its connection
+ *     (connections_now falls, peer_hangups rises), a reply to its received request returns
+ *     NP_E_PEER_GONE, its unreceived request is discarded, and a new client is served.
+ * I04 the server process SIGKILLed while client threads (in another process) are blocked in calls
+ *     with NP_WAIT_FOREVER: every call returns NP_E_PEER_GONE, so does the next one, a new connect
+ *     fails, and nobody hangs (the test kills the client process and fails at a deadline instead).
+ * I05 np_server_stop() with calls in flight on a pull route: requests replied before the stop and
+ *     requests received and replied during the drain get their own answers; requests received
+ *     and never replied, and requests never received, get NP_E_SHUTDOWN. The counts are exact.
+ * I06 a hostile client does the handshake by hand, proves it got the layout right with one valid
+ *     call, then writes garbage into its rings (one variant per process); the server drops that
+ *     connection (protocol_errors rises) while a normal client keeps getting correct answers.
+ */
+#include "np_ipc_support.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ I03 */
+
+/* Child: address, tag. One echo call, then a call on "never" that nobody answers. */
+int np_ipc_child_i03_blocked(int argc, char **argv)
+{
+    const char *address = argc > 1 ? argv[1] : "";
+    const char *tag = argc > 2 ? argv[2] : "?";
+    np_client client;
+    uint32_t never, echo, length = 0;
+    char response[64];
+    NP_CHILD_OK(np_client_connect(address, 10000, &client));
+    NP_CHILD_OK(np_client_resolve(client, "never", &never));
+    NP_CHILD_OK(np_client_resolve(client, "echo", &echo));
+    NP_CHILD_OK(np_client_call(client, echo, tag, (uint32_t)strlen(tag), response, sizeof response, &length, 10000));
+    NP_CHILD_CHECK(length == strlen(tag) && memcmp(response, tag, length) == 0, "echo answered wrong");
+    np_child_say("calling");
+    np_status status = np_client_call(client, never, tag, (uint32_t)strlen(tag), response, sizeof response, &length,
+                                      NP_WAIT_FOREVER);
+    np_child_say("returned %s", np_status_name(status));
+    return 2;
+}
+
+static void i03_client_killed_mid_call(void)
+{
+    np_ipc_cleanup();
+    char address[96];
+    np_ipc_address(address, sizeof address, "i03");
+    np_server_options options = np_ipc_options(address);
+    np_server server = NP_IPC_SERVER(&options);
+    uint32_t never = NP_IPC_ROUTE(server, "never", NULL, NULL);
+    uint32_t echo = NP_IPC_ROUTE(server, "echo", np_ipc_echo_handler, NULL);
+    NP_ASSERT_OK(np_server_start(server));
+
+    np_ipc_child a, b;
+    char line[64];
+    NP_IPC_SPAWN(&a, "i03-blocked", address, "A");
+    NP_IPC_SPAWN(&b, "i03-blocked", address, "B");
+    NP_IPC_CHILD_LINE(&a, "calling", 30, line, sizeof line);
+    NP_IPC_CHILD_LINE(&b, "calling", 30, line, sizeof line);
+    /* Both calls are inside the server: queued on the pull route, unanswered. */
+    np_server_stats s;
+    NP_IPC_WAIT_FOR(server, s, s.pending_requests == 2 && s.connections_now == 2, 10);
+
+    /* Take one of them (its client will be dead when we answer); leave the other queued. */
+    np_request request;
+    memset(&request, 0, sizeof request);
+    request.struct_size = sizeof request;
+    NP_ASSERT_OK(np_server_receive(server, 5000, &request));
+    NP_ASSERT_EQ(never, request.route_id);
+    NP_ASSERT_EQ(1, request.length);
+    NP_ASSERT(request.data[0] == 'A' || request.data[0] == 'B');
+    uint64_t token = request.token;
+    np_server_stats before = NP_IPC_STATS(server);
+
+    np_ipc_child_kill(&a);
+    np_ipc_child_kill(&b);
+    /* Both were still blocked in their calls when the signal came. */
+    NP_ASSERT_MSG(WIFSIGNALED(a.wait_status) && WTERMSIG(a.wait_status) == SIGKILL, "A: %s", np_ipc_child_output(&a, 300));
+    NP_ASSERT_MSG(WIFSIGNALED(b.wait_status) && WTERMSIG(b.wait_status) == SIGKILL, "B: %s", np_ipc_child_output(&b, 300));
+
+    NP_IPC_WAIT_FOR(server, s, s.connections_now == 0 && s.peer_hangups == before.peer_hangups + 2, 10);
+    NP_ASSERT_EQ(0, s.protocol_errors);
+
+    /* The received request's client is gone: the reply says so and spends the token. */
+    NP_ASSERT_STATUS(NP_E_PEER_GONE, np_server_reply(server, token, "late", 4));
+    NP_ASSERT_CMP(np_last_error_message(NULL, 0), >, 0);
+    NP_ASSERT_STATUS(NP_E_INVALID_ARGUMENT, np_server_reply(server, token, "late", 4));
+    /* The unreceived one is discarded: nobody waits for it. */
+    NP_ASSERT_STATUS(NP_E_TIMEOUT, np_server_receive(server, 0, &request));
+    s = NP_IPC_STATS(server);
+    NP_ASSERT_EQ(0, s.pending_requests);
+
+    /* A new client is served on both kinds of route. */
+    np_client client = NP_IPC_CONNECT(address);
+    uint32_t client_echo = NP_IPC_RESOLVE(client, "echo"), client_never = NP_IPC_RESOLVE(client, "never");
+    NP_ASSERT_EQ(echo, client_echo);
+    char response[64];
+    uint32_t length = 0;
+    NP_ASSERT_OK(np_client_call(client, client_echo, "still served", 12, response, sizeof response, &length, 10000));
+    NP_ASSERT_EQ(12, length);
+    NP_ASSERT(memcmp(response, "still served", 12) == 0);
+    uint64_t id = 0, answered = 0;
+    NP_ASSERT_OK(np_client_send(client, client_never, "pull", 4, &id, 10000));
+    NP_ASSERT_OK(np_server_receive(server, 10000, &request));
+    NP_ASSERT_EQ(4, request.length);
+    NP_ASSERT(memcmp(request.data, "pull", 4) == 0);
+    NP_ASSERT_OK(np_server_reply(server, request.token, "answer", 6));
+    NP_ASSERT_OK(np_client_receive(client, &answered, response, sizeof response, &length, 10000));
+    NP_ASSERT_EQ(id, answered);
+    NP_ASSERT_EQ(6, length);
+    NP_ASSERT(memcmp(response, "answer", 6) == 0);
+    np_ipc_close(client);
+    NP_IPC_WAIT_FOR(server, s, s.connections_now == 0 && s.peer_hangups == before.peer_hangups + 3, 10);
+    np_ipc_destroy(server);
+    np_ipc_cleanup();
+}
+
+/* ------------------------------------------------------------------ I04 */
+
+/* Child: address, expected pending. Serves until killed; says "pending N" once N calls wait. */
+int np_ipc_child_i04_server(int argc, char **argv)
+{
+    const char *address = argc > 1 ? argv[1] : "";
+    unsigned long expected = np_child_number(argc, argv, 2);
+    np_server_options options;
+    np_server server;
+    uint32_t route;
+    NP_CHILD_OK(np_server_options_init(&options));
+    options.address = address;
+    NP_CHILD_OK(np_server_create(&options, &server));
+    NP_CHILD_OK(np_server_add_route(server, "never", NULL, NULL, &route));
+    NP_CHILD_OK(np_server_add_route(server, "echo", np_ipc_echo_handler, NULL, &route));
+    NP_CHILD_OK(np_server_start(server));
+    np_child_say("listening");
+    np_server_stats stats;
+    memset(&stats, 0, sizeof stats);
+    stats.struct_size = sizeof stats;
+    for (;;) {
+        NP_CHILD_OK(np_server_get_stats(server, &stats));
+        if (stats.pending_requests >= expected) break;
+        np_ipc_sleep_ms(1);
+    }
+    np_child_say("pending %llu", (unsigned long long)stats.pending_requests);
+    for (;;) pause(); /* until the test kills us (or the watchdog does) */
+}
+
+typedef struct i04_caller {
+    const char *address;
+    np_status first, second;
+    char detail[160];
+} i04_caller;
+
+static void *i04_call_forever(void *argument)
+{
+    i04_caller *caller = argument;
+    np_client client;
+    uint32_t never, echo, length = 0;
+    char response[32];
+    caller->first = caller->second = NP_E_INTERNAL;
+    np_status s = np_client_connect(caller->address, 10000, &client);
+    if (s == NP_OK) s = np_client_resolve(client, "never", &never);
+    if (s == NP_OK) s = np_client_resolve(client, "echo", &echo);
+    if (s == NP_OK) s = np_client_call(client, echo, "hi", 2, response, sizeof response, &length, 10000);
+    if (s != NP_OK) {
+        caller->first = s;
+        snprintf(caller->detail, sizeof caller->detail, "setup failed: %s", np_status_name(s));
+        return NULL;
+    }
+    caller->first = np_client_call(client, never, "wait", 4, response, sizeof response, &length, NP_WAIT_FOREVER);
+    np_last_error_message(caller->detail, sizeof caller->detail);
+    /* The connection is dead: the next call must say so too, not wait. */
+    caller->second = np_client_call(client, never, "again", 5, response, sizeof response, &length, NP_WAIT_FOREVER);
+    np_client_close(client);
+    return NULL;
+}
+
+/* Child: address, N. N threads block in calls until the server dies; prints what they got. */
+int np_ipc_child_i04_clients(int argc, char **argv)
+{
+    const char *address = argc > 1 ? argv[1] : "";
+    unsigned n = (unsigned)np_child_number(argc, argv, 2);
+    i04_caller *callers = calloc(n, sizeof *callers);
+    pthread_t *threads = calloc(n, sizeof *threads);
+    NP_CHILD_CHECK(callers != NULL && threads != NULL, "out of memory");
+    for (unsigned i = 0; i < n; i++) {
+        callers[i].address = address;
+        NP_CHILD_CHECK(pthread_create(&threads[i], NULL, i04_call_forever, &callers[i]) == 0, "pthread_create failed");
+    }
+    unsigned first_gone = 0, second_gone = 0, empty_detail = 0;
+    for (unsigned i = 0; i < n; i++) {
+        pthread_join(threads[i], NULL);
+        first_gone += callers[i].first == NP_E_PEER_GONE;
+        second_gone += callers[i].second == NP_E_PEER_GONE;
+        empty_detail += callers[i].detail[0] == '\0';
+        if (callers[i].first != NP_E_PEER_GONE || callers[i].second != NP_E_PEER_GONE)
+            np_child_say("caller %u: first %s, second %s (%s)", i, np_status_name(callers[i].first),
+                         np_status_name(callers[i].second), callers[i].detail);
+    }
+    /* Nobody listens there any more. The dying server's listening socket may outlive its
+     * connections by a moment (the kernel releases a dead process's files in no promised order):
+     * a connect that lands in its backlog then sees the hang-up instead of the welcome. */
+    np_client client = 0;
+    np_status reconnect = np_client_connect(address, 300, &client);
+    np_child_say("results first_peer_gone=%u second_peer_gone=%u empty_detail=%u of %u reconnect=%s", first_gone,
+                 second_gone, empty_detail, n, np_status_name(reconnect));
+    int refused = (reconnect == NP_E_TIMEOUT || reconnect == NP_E_PEER_GONE) && client == 0;
+    return first_gone == n && second_gone == n && empty_detail == 0 && refused ? 0 : 1;
+}
+
+static void i04_server_killed_blocked_calls_return_peer_gone(void)
+{
+    np_ipc_cleanup();
+    unsigned n = NP_SIZE(8, 32);
+    char address[96], n_text[16], line[256];
+    np_ipc_address(address, sizeof address, "i04");
+    snprintf(n_text, sizeof n_text, "%u", n);
+    np_ipc_child server, clients;
+    NP_IPC_SPAWN(&server, "i04-server", address, n_text);
+    NP_IPC_CHILD_LINE(&server, "listening", 30, line, sizeof line);
+    NP_IPC_SPAWN(&clients, "i04-clients", address, n_text);
+    /* Every call is inside the server before it dies. */
+    NP_IPC_CHILD_LINE(&server, "pending", 60, line, sizeof line);
+    np_ipc_child_kill(&server);
+    NP_ASSERT_MSG(WIFSIGNALED(server.wait_status) && WTERMSIG(server.wait_status) == SIGKILL, "server: %s",
+                  np_ipc_child_output(&server, 300));
+    /* Calls blocked forever must all return; a hang fails here (the child is killed), not the suite. */
+    NP_IPC_CHILD_OK(&clients, 30);
+    NP_IPC_CHILD_LINE(&clients, "results", 0, line, sizeof line);
+    unsigned first = 0, second = 0, empty = 0, of = 0;
+    char reconnect[40];
+    NP_ASSERT_MSG(sscanf(line, "results first_peer_gone=%u second_peer_gone=%u empty_detail=%u of %u reconnect=%39s",
+                         &first, &second, &empty, &of, reconnect) == 5, "%s", line);
+    NP_ASSERT_EQ(n, of);
+    NP_ASSERT_EQ(n, first);
+    NP_ASSERT_EQ(n, second);
+    NP_ASSERT_EQ(0, empty);
+    NP_ASSERT_MSG(strcmp(reconnect, "NP_E_TIMEOUT") == 0 || strcmp(reconnect, "NP_E_PEER_GONE") == 0,
+                  "a connect to the dead server's address returned %s", reconnect);
+    np_ipc_cleanup();
+}
+
+/* ------------------------------------------------------------------ I05 */
+
+/* The server's answer to a request: every byte XOR 0xA5 (so an answer is never its request). */
+static void i05_transform(uint8_t *data, uint32_t length)
+{
+    for (uint32_t i = 0; i < length; i++) data[i] ^= 0xA5;
+}
+
+static struct {
+    atomic_uint ok, shutdown, other, bad;
+    const char *address;
+    unsigned k;
+    np_client clients[128];
+} i05_child;
+
+static int i05_answer_is_own(const uint8_t *response, uint32_t length, uint32_t expected_length, uint32_t writer,
+                             uint32_t seq)
+{
+    if (length != expected_length) return 0;
+    uint8_t copy[256];
+    memcpy(copy, response, length);
+    i05_transform(copy, length);
+    return np_ipc_payload_mismatch(copy, length, writer, seq) == length;
+}
+
+static void i05_count(np_status status, int own)
+{
+    if (status == NP_OK) {
+        atomic_fetch_add(&i05_child.ok, 1);
+        if (!own) atomic_fetch_add(&i05_child.bad, 1);
+    } else if (status == NP_E_SHUTDOWN) {
+        atomic_fetch_add(&i05_child.shutdown, 1);
+    } else {
+        atomic_fetch_add(&i05_child.other, 1);
+        np_child_say("unexpected status %s", np_status_name(status));
+    }
+}
+
+static void *i05_caller(void *argument)
+{
+    unsigned t = (unsigned)(uintptr_t)argument;
+    np_client client;
+    uint32_t work, length = 0, size = 40 + t;
+    uint8_t request[256], response[256];
+    NP_CHILD_OK(np_client_connect(i05_child.address, 10000, &client));
+    NP_CHILD_OK(np_client_resolve(client, "work", &work));
+    i05_child.clients[t] = client;
+    np_ipc_payload_fill(request, size, t, 0);
+    np_status s = np_client_call(client, work, request, size, response, sizeof response, &length, 60000);
+    i05_count(s, s == NP_OK && i05_answer_is_own(response, length, size, t, 0));
+    return NULL;
+}
+
+static void *i05_pipeliner(void *argument)
+{
+    unsigned t = (unsigned)(uintptr_t)argument;
+    np_client client;
+    uint32_t work;
+    uint64_t ids[256];
+    uint8_t request[256], response[256];
+    NP_CHILD_OK(np_client_connect(i05_child.address, 10000, &client));
+    NP_CHILD_OK(np_client_resolve(client, "work", &work));
+    i05_child.clients[t] = client;
+    for (unsigned j = 0; j < i05_child.k; j++) {
+        np_ipc_payload_fill(request, 40 + j % 128, t, j);
+        NP_CHILD_OK(np_client_send(client, work, request, 40 + j % 128, &ids[j], 10000));
+    }
+    for (unsigned j = 0; j < i05_child.k; j++) {
+        uint64_t id = 0;
+        uint32_t length = 0;
+        np_status s = np_client_receive(client, &id, response, sizeof response, &length, 60000);
+        unsigned seq = 0;
+        while (seq < i05_child.k && ids[seq] != id) seq++;
+        NP_CHILD_CHECK(seq < i05_child.k, "a response (%s) carries request id %llu, never sent", np_status_name(s),
+                       (unsigned long long)id);
+        i05_count(s, s == NP_OK && i05_answer_is_own(response, length, 40 + seq % 128, t, seq));
+    }
+    return NULL;
+}
+
+/* Child: address, call threads, pipelining threads, requests per pipelining thread. */
+int np_ipc_child_i05_clients(int argc, char **argv)
+{
+    i05_child.address = argc > 1 ? argv[1] : "";
+    unsigned callers = (unsigned)np_child_number(argc, argv, 2), pipeliners = (unsigned)np_child_number(argc, argv, 3);
+    i05_child.k = (unsigned)np_child_number(argc, argv, 4);
+    NP_CHILD_CHECK(callers + pipeliners <= 128 && i05_child.k <= 256, "too many");
+    pthread_t threads[128];
+    for (unsigned t = 0; t < callers + pipeliners; t++)
+        NP_CHILD_CHECK(pthread_create(&threads[t], NULL, t < callers ? i05_caller : i05_pipeliner, (void *)(uintptr_t)t) == 0,
+                       "pthread_create failed");
+    for (unsigned t = 0; t < callers + pipeliners; t++) pthread_join(threads[t], NULL);
+    np_child_say("results ok=%u shutdown=%u other=%u bad=%u", atomic_load(&i05_child.ok), atomic_load(&i05_child.shutdown),
+                 atomic_load(&i05_child.other), atomic_load(&i05_child.bad));
+    char line[64];
+    NP_CHILD_CHECK(np_child_read_line(line, sizeof line) && strcmp(line, "stopped") == 0, "expected 'stopped'");
+    /* The server is gone for good: every client hears NP_E_SHUTDOWN at once. */
+    unsigned shutdown = 0;
+    for (unsigned t = 0; t < callers + pipeliners; t++) {
+        uint8_t response[16];
+        uint32_t work, length = 0;
+        NP_CHILD_OK(np_client_resolve(i05_child.clients[t], "work", &work));
+        np_status s = np_client_call(i05_child.clients[t], work, "late", 4, response, sizeof response, &length, 10000);
+        if (s == NP_E_SHUTDOWN) shutdown++;
+        else np_child_say("client %u after the stop: %s", t, np_status_name(s));
+        NP_CHILD_OK(np_client_close(i05_child.clients[t]));
+    }
+    np_child_say("after shutdown=%u of %u", shutdown, callers + pipeliners);
+    return 0;
+}
+
+static struct {
+    np_server server;
+    uint32_t drain_ms;
+    atomic_int started, done;
+    np_status status;
+} i05_stop;
+
+static void *i05_stopper(void *argument)
+{
+    (void)argument;
+    atomic_store(&i05_stop.started, 1);
+    i05_stop.status = np_server_stop(i05_stop.server, i05_stop.drain_ms);
+    atomic_store(&i05_stop.done, 1);
+    return NULL;
+}
+
+/* Receives one pull request and answers it with its transform. */
+static void i05_receive_and_answer(np_server server, uint32_t route)
+{
+    np_request request;
+    memset(&request, 0, sizeof request);
+    request.struct_size = sizeof request;
+    NP_ASSERT_OK(np_server_receive(server, 10000, &request));
+    NP_ASSERT_EQ(route, request.route_id);
+    i05_transform(request.data, request.length); /* in place: the reply may be the request's own buffer */
+    NP_ASSERT_OK(np_server_reply(server, request.token, request.data, request.length));
+}
+
+static void i05_stop_with_calls_in_flight(void)
+{
+    np_ipc_cleanup();
+    unsigned callers = NP_SIZE(6, 24), pipeliners = NP_SIZE(2, 8), k = NP_SIZE(9, 64);
+    unsigned total = callers + pipeliners * k, quarter = total / 4;
+    unsigned replied_before = quarter, replied_during = quarter, held = quarter;
+    unsigned never_received = total - replied_before - replied_during - held;
+
+    char address[96];
+    np_ipc_address(address, sizeof address, "i05");
+    np_server_options options = np_ipc_options(address);
+    np_server server = NP_IPC_SERVER(&options);
+    uint32_t work = NP_IPC_ROUTE(server, "work", NULL, NULL);
+    NP_ASSERT_OK(np_server_start(server));
+
+    np_ipc_child child;
+    char c_text[16], p_text[16], k_text[16], line[128];
+    snprintf(c_text, sizeof c_text, "%u", callers);
+    snprintf(p_text, sizeof p_text, "%u", pipeliners);
+    snprintf(k_text, sizeof k_text, "%u", k);
+    NP_IPC_SPAWN(&child, "i05-clients", address, c_text, p_text, k_text);
+    np_server_stats s;
+    NP_IPC_WAIT_FOR(server, s, s.pending_requests == total, 60);
+
+    for (unsigned i = 0; i < replied_before; i++) i05_receive_and_answer(server, work);
+    uint64_t *held_tokens = calloc(held, sizeof *held_tokens);
+    NP_ASSERT_NOT_NULL(held_tokens);
+    for (unsigned i = 0; i < held; i++) {
+        np_request request;
+        memset(&request, 0, sizeof request);
+        request.struct_size = sizeof request;
+        NP_ASSERT_OK(np_server_receive(server, 10000, &request));
+        held_tokens[i] = request.token;
+    }
+
+    /* The stop drains for 3 s: it cannot end sooner, since requests stay unanswered. */
+    memset(&i05_stop, 0, sizeof i05_stop);
+    i05_stop.server = server;
+    i05_stop.drain_ms = 3000;
+    pthread_t stopper;
+    np_thread_start(&stopper, i05_stopper, NULL);
+    while (!atomic_load(&i05_stop.started)) np_ipc_sleep_ms(1);
+    np_ipc_sleep_ms(50);
+    for (unsigned i = 0; i < replied_during; i++) i05_receive_and_answer(server, work);
+    int stop_ended_early = atomic_load(&i05_stop.done);
+    np_thread_join(stopper);
+    NP_ASSERT_OK(i05_stop.status);
+    NP_ASSERT_MSG(!stop_ended_early, "np_server_stop returned before its drain deadline with requests unanswered");
+
+    /* The stop answered the held requests itself. */
+    for (unsigned i = 0; i < held; i++) {
+        NP_ASSERT_STATUS(NP_E_SHUTDOWN, np_server_reply(server, held_tokens[i], "late", 4));
+        NP_ASSERT_CMP(np_last_error_message(NULL, 0), >, 0);
+    }
+    np_request request;
+    memset(&request, 0, sizeof request);
+    request.struct_size = sizeof request;
+    NP_ASSERT_STATUS(NP_E_SHUTDOWN, np_server_receive(server, 0, &request));
+    NP_ASSERT_STATUS(NP_E_SHUTDOWN, np_server_receive(server, 1000, &request));
+
+    NP_IPC_CHILD_LINE(&child, "results", 30, line, sizeof line);
+    unsigned ok = 0, shutdown = 0, other = 0, bad = 0;
+    NP_ASSERT_MSG(sscanf(line, "results ok=%u shutdown=%u other=%u bad=%u", &ok, &shutdown, &other, &bad) == 4, "%s", line);
+    NP_ASSERT_EQ(0, other);
+    NP_ASSERT_EQ(0, bad);
+    NP_ASSERT_EQ(replied_before + replied_during, ok);
+    NP_ASSERT_EQ(held + never_received, shutdown);
+    np_ipc_child_tell(&child, "stopped");
+    NP_IPC_CHILD_LINE(&child, "after", 30, line, sizeof line);
+    unsigned after = 0, of = 0;
+    NP_ASSERT_MSG(sscanf(line, "after shutdown=%u of %u", &after, &of) == 2, "%s", line);
+    NP_ASSERT_EQ(callers + pipeliners, of);
+    NP_ASSERT_EQ(of, after);
+    NP_IPC_CHILD_OK(&child, 30);
+
+    s = NP_IPC_STATS(server);
+    NP_ASSERT_EQ(total, s.requests);
+    NP_ASSERT_EQ(0, s.pending_requests);
+    NP_ASSERT_EQ(0, s.connections_now);
+    NP_ASSERT_EQ(0, s.protocol_errors);
+    np_route_stats r = NP_IPC_ROUTE_STATS(server, work);
+    NP_ASSERT_EQ(total, r.requests);
+    /* Every request got exactly one answer written, its reply or the stop's NP_E_SHUTDOWN (the
+     * clients saw each one above), so the counters must say so: responses count "error responses
+     * included", error_responses count "responses that carried an error status". */
+    NP_ASSERT_MSG(s.responses == total && s.error_responses == held + never_received && r.responses == total &&
+                      r.errors == held + never_received,
+                  "the stop's NP_E_SHUTDOWN answers are not counted: server %s; route responses %llu errors %llu; "
+                  "expected responses %u of which errors %u",
+                  np_ipc_describe(&s), (unsigned long long)r.responses, (unsigned long long)r.errors, total,
+                  held + never_received);
+    free(held_tokens);
+    np_ipc_destroy(server);
+    np_ipc_cleanup();
+}
+
+/* ------------------------------------------------------------------ I06 */
+
+/*
+ * The shared-memory layout, as src/NativePools/Ipc/IpcLayout.cs defines it (offsets) and
+ * src/NativePools/Ipc/Ring.cs uses it (record rules). The hostile client has only these numbers;
+ * its first, valid call proves they are right before any garbage is written.
+ */
+#define LAYOUT_MAGIC 0x5049504Eu /* IpcLayout.Magic, "NPIP" */
+#define LAYOUT_VERSION 1u        /* IpcLayout.Version */
+enum {
+    LAYOUT_PAGE = 4096,                /* IpcLayout.PageSize */
+    HEADER_MAGIC = 0,                  /* u32 */
+    HEADER_VERSION = 4,                /* u32 */
+    HEADER_RING_SIZE = 8,              /* u32 */
+    HEADER_MAX_MESSAGE = 12,           /* u32 */
+    HEADER_ROUTE_COUNT = 16,           /* u32 */
+    HEADER_SERVER_STATE = 128,         /* u32: 0 serving, 1 draining, 2 closed */
+    SERVER_CLOSED = 2,
+    ROUTE_ENTRY_SIZE = 64,             /* route table from page 1: { u32 id; u32 name_length; u8 name[56] } */
+    ROUTE_ID = 0,
+    ROUTE_NAME_LENGTH = 4,
+    ROUTE_NAME = 8,
+    RING_TAIL = 0,                     /* u64, producer */
+    RING_HEAD = 128,                   /* u64, consumer */
+    RING_CONSUMER_SLEEPING = 256,      /* u32 */
+    RING_CONTROL_SIZE = 512,           /* requests' control at +0, responses' at +512 */
+    RECORD_HEADER = 16,                /* records start 16-aligned */
+    RECORD_LENGTH = 0,                 /* u32 payload bytes */
+    RECORD_KIND = 4,                   /* u16 */
+    RECORD_ROUTE = 6,                  /* u16 */
+    RECORD_REQUEST_ID = 8,             /* u64 */
+    KIND_REQUEST = 1,
+    KIND_RESPONSE = 2,
+    KIND_ERROR = 3,                    /* payload: i32 status */
+    KIND_PADDING = 4,                  /* skip to the ring's end */
+};
+
+/* IpcLayout.cs, struct Welcome: 64 bytes, sent with SCM_RIGHTS [memfd, server doorbell, client doorbell]. */
+typedef struct welcome_message {
+    uint32_t magic, version;
+    int32_t status;
+    uint32_t ring_size, max_message, route_count;
+    uint64_t connection_id;
+    uint32_t spin_us, reserved0;
+    uint64_t reserved1, reserved2, reserved3;
+} welcome_message;
+_Static_assert(sizeof(welcome_message) == 64, "the Welcome is 64 bytes");
+
+static uint64_t record_size(uint64_t payload) { return (payload + RECORD_HEADER + 15) & ~(uint64_t)15; }
+
+typedef struct raw_connection {
+    int socket, server_bell, client_bell;
+    welcome_message welcome;
+    uint8_t *map;
+    size_t size;
+    uint8_t *request_control, *response_control, *request_data, *response_data;
+    uint64_t ring, request_tail, response_head, next_id;
+} raw_connection;
+
+static uint64_t load64(const uint8_t *p) { return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE); }
+static void store64(uint8_t *p, uint64_t v) { __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELEASE); }
+static uint32_t load32(const uint8_t *p) { return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_ACQUIRE); }
+
+static void raw_connect(raw_connection *c, const char *address)
+{
+    memset(c, 0, sizeof *c);
+    c->socket = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    NP_CHILD_CHECK(c->socket >= 0, "socket: errno %d", errno);
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    size_t name = strlen(address) - 1; /* "@name": abstract namespace, a leading NUL and no terminator */
+    NP_CHILD_CHECK(address[0] == '@' && name < sizeof sa.sun_path - 1, "bad address %s", address);
+    memcpy(sa.sun_path + 1, address + 1, name);
+    socklen_t length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + name);
+    NP_CHILD_CHECK(connect(c->socket, (struct sockaddr *)&sa, length) == 0, "connect: errno %d", errno);
+
+    union {
+        char buffer[CMSG_SPACE(4 * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct iovec iov = {&c->welcome, sizeof c->welcome};
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.buffer;
+    message.msg_controllen = sizeof control.buffer;
+    ssize_t received = recvmsg(c->socket, &message, 0);
+    NP_CHILD_CHECK(received == (ssize_t)sizeof c->welcome, "welcome: %zd bytes (errno %d)", received, errno);
+    NP_CHILD_CHECK(c->welcome.magic == LAYOUT_MAGIC && c->welcome.version == LAYOUT_VERSION && c->welcome.status == 0,
+                   "welcome: magic %x version %u status %d", c->welcome.magic, c->welcome.version, c->welcome.status);
+    int fds[3], count = 0;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&message); h != NULL; h = CMSG_NXTHDR(&message, h)) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+        int n = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < n && count < 3; i++) memcpy(&fds[count++], CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+    }
+    NP_CHILD_CHECK(count == 3, "welcome carried %d descriptors, expected 3", count);
+    c->server_bell = fds[1];
+    c->client_bell = fds[2];
+
+    /* Offsets from (ring size, route count), as IpcLayout's constructor computes them. */
+    c->ring = c->welcome.ring_size;
+    uint64_t route_bytes = ((uint64_t)c->welcome.route_count * ROUTE_ENTRY_SIZE + LAYOUT_PAGE - 1) / LAYOUT_PAGE * LAYOUT_PAGE;
+    uint64_t control_offset = LAYOUT_PAGE + route_bytes;
+    uint64_t request_offset = control_offset + LAYOUT_PAGE, response_offset = request_offset + c->ring;
+    uint64_t total = response_offset + c->ring;
+    struct stat st;
+    NP_CHILD_CHECK(fstat(fds[0], &st) == 0, "fstat: errno %d", errno);
+    NP_CHILD_CHECK((uint64_t)st.st_size == total, "the memfd has %lld bytes; the layout says %llu", (long long)st.st_size,
+                   (unsigned long long)total);
+    /* Sealed against resizing: a client cannot make the server's reads fault by shrinking it. */
+    NP_CHILD_CHECK(ftruncate(fds[0], 0) != 0 && errno == EPERM, "the memfd could be shrunk (errno %d)", errno);
+    NP_CHILD_CHECK(ftruncate(fds[0], st.st_size * 2) != 0 && errno == EPERM, "the memfd could be grown (errno %d)", errno);
+    c->size = (size_t)st.st_size;
+    void *map = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+    NP_CHILD_CHECK(map != MAP_FAILED, "mmap: errno %d", errno);
+    close(fds[0]);
+    c->map = map;
+    NP_CHILD_CHECK(load32(c->map + HEADER_MAGIC) == LAYOUT_MAGIC && load32(c->map + HEADER_VERSION) == LAYOUT_VERSION &&
+                       load32(c->map + HEADER_RING_SIZE) == c->welcome.ring_size &&
+                       load32(c->map + HEADER_MAX_MESSAGE) == c->welcome.max_message &&
+                       load32(c->map + HEADER_ROUTE_COUNT) == c->welcome.route_count,
+                   "the shared header does not match the welcome");
+    c->request_control = c->map + control_offset;
+    c->response_control = c->request_control + RING_CONTROL_SIZE;
+    c->request_data = c->map + request_offset;
+    c->response_data = c->map + response_offset;
+}
+
+static uint16_t raw_route(const raw_connection *c, const char *name)
+{
+    for (uint32_t i = 0; i < c->welcome.route_count; i++) {
+        const uint8_t *entry = c->map + LAYOUT_PAGE + i * ROUTE_ENTRY_SIZE;
+        uint32_t length = load32(entry + ROUTE_NAME_LENGTH);
+        if (length == strlen(name) && memcmp(entry + ROUTE_NAME, name, length) == 0) return (uint16_t)load32(entry + ROUTE_ID);
+    }
+    np_child_fail(13, "no route '%s' in the shared route table", name);
+}
+
+static void raw_ring_bell(const raw_connection *c)
+{
+    uint64_t one = 1;
+    NP_CHILD_CHECK(write(c->server_bell, &one, sizeof one) == (ssize_t)sizeof one, "doorbell write: errno %d", errno);
+}
+
+/* Waits (10 s at most) until the request ring has room for `bytes` more from the tail. */
+static void raw_wait_room(raw_connection *c, uint64_t bytes)
+{
+    double deadline = np_ipc_now() + 10;
+    while (c->request_tail + bytes - load64(c->request_control + RING_HEAD) > c->ring) {
+        NP_CHILD_CHECK(np_ipc_now() < deadline, "the server never freed room in the request ring");
+        np_ipc_sleep_ms(1);
+    }
+}
+
+/* Writes one record like a well-behaved client (padding at the end of the ring), without publishing. */
+static void raw_put_record(raw_connection *c, uint16_t kind, uint16_t route, uint64_t id, const void *payload,
+                           uint32_t length)
+{
+    uint64_t need = record_size(length), index = c->request_tail & (c->ring - 1), to_end = c->ring - index;
+    raw_wait_room(c, need > to_end ? to_end + need : need);
+    if (need > to_end) {
+        uint8_t *pad = c->request_data + index;
+        uint32_t pad_length = (uint32_t)(to_end - RECORD_HEADER);
+        uint16_t pad_kind = KIND_PADDING, zero = 0;
+        uint64_t no_id = 0;
+        memcpy(pad + RECORD_LENGTH, &pad_length, 4);
+        memcpy(pad + RECORD_KIND, &pad_kind, 2);
+        memcpy(pad + RECORD_ROUTE, &zero, 2);
+        memcpy(pad + RECORD_REQUEST_ID, &no_id, 8);
+        c->request_tail += to_end;
+        index = 0;
+    }
+    uint8_t *record = c->request_data + index;
+    memcpy(record + RECORD_LENGTH, &length, 4);
+    memcpy(record + RECORD_KIND, &kind, 2);
+    memcpy(record + RECORD_ROUTE, &route, 2);
+    memcpy(record + RECORD_REQUEST_ID, &id, 8);
+    if (length > 0 && payload != NULL) memcpy(record + RECORD_HEADER, payload, length);
+    c->request_tail += need;
+}
+
+static void raw_publish(raw_connection *c)
+{
+    store64(c->request_control + RING_TAIL, c->request_tail);
+    raw_ring_bell(c);
+}
+
+/* Reads the next response record (10 s at most); returns its kind. */
+static uint16_t raw_take_response(raw_connection *c, uint64_t *id, uint8_t *payload, uint32_t capacity, uint32_t *length)
+{
+    double deadline = np_ipc_now() + 10;
+    for (;;) {
+        while (load64(c->response_control + RING_TAIL) == c->response_head) {
+            NP_CHILD_CHECK(np_ipc_now() < deadline, "no response within 10 s");
+            np_ipc_sleep_ms(1);
+        }
+        uint64_t index = c->response_head & (c->ring - 1);
+        const uint8_t *record = c->response_data + index;
+        uint32_t n;
+        uint16_t kind;
+        memcpy(&n, record + RECORD_LENGTH, 4);
+        memcpy(&kind, record + RECORD_KIND, 2);
+        if (kind == KIND_PADDING) {
+            c->response_head += c->ring - index;
+        } else {
+            NP_CHILD_CHECK(n <= capacity, "response of %u bytes", n);
+            memcpy(id, record + RECORD_REQUEST_ID, 8);
+            memcpy(payload, record + RECORD_HEADER, n);
+            *length = n;
+            c->response_head += record_size(n);
+            store64(c->response_control + RING_HEAD, c->response_head);
+            return kind;
+        }
+        store64(c->response_control + RING_HEAD, c->response_head);
+    }
+}
+
+/* One correct echo call by hand: proves the layout and the record format are understood. */
+static void raw_valid_call(raw_connection *c, uint16_t echo, const char *text)
+{
+    uint8_t response[256];
+    uint32_t length = 0, n = (uint32_t)strlen(text);
+    uint64_t id = ++c->next_id, answered = 0;
+    raw_put_record(c, KIND_REQUEST, echo, id, text, n);
+    raw_publish(c);
+    uint16_t kind = raw_take_response(c, &answered, response, sizeof response, &length);
+    NP_CHILD_CHECK(kind == KIND_RESPONSE && answered == id && length == n && memcmp(response, text, n) == 0,
+                   "the hand-made call came back wrong (kind %u, id %llu, %u bytes)", kind, (unsigned long long)answered,
+                   length);
+}
+
+/* Waits up to 10 s for the server to close our socket; 1 if it did. */
+static int raw_dropped(raw_connection *c)
+{
+    double deadline = np_ipc_now() + 10;
+    for (;;) {
+        int left = (int)((deadline - np_ipc_now()) * 1000);
+        if (left <= 0) return 0;
+        struct pollfd p = {c->socket, POLLIN, 0};
+        if (poll(&p, 1, left) <= 0) continue;
+        char byte;
+        if ((p.revents & POLLHUP) != 0 || recv(c->socket, &byte, 1, MSG_DONTWAIT) == 0) return 1;
+    }
+}
+
+/* Writes a bare record header at the tail (no room check, no padding): for malformed records. */
+static void raw_bare_header(raw_connection *c, uint32_t length, uint16_t kind, uint16_t route)
+{
+    uint8_t *record = c->request_data + (c->request_tail & (c->ring - 1));
+    uint64_t id = ++c->next_id;
+    memcpy(record + RECORD_LENGTH, &length, 4);
+    memcpy(record + RECORD_KIND, &kind, 2);
+    memcpy(record + RECORD_ROUTE, &route, 2);
+    memcpy(record + RECORD_REQUEST_ID, &id, 8);
+}
+
+static void raw_publish_tail(raw_connection *c, uint64_t tail)
+{
+    store64(c->request_control + RING_TAIL, tail);
+    raw_ring_bell(c);
+}
+
+/* Child: address, variant. Exits 0 after printing "dropped" (or "kept" for unknown_route). */
+int np_ipc_child_i06_hostile(int argc, char **argv)
+{
+    const char *address = argc > 1 ? argv[1] : "";
+    const char *variant = argc > 2 ? argv[2] : "";
+    raw_connection c;
+    raw_connect(&c, address);
+    uint16_t echo = raw_route(&c, "echo");
+    raw_valid_call(&c, echo, "a hand-made request");
+    uint32_t max = c.welcome.max_message;
+    uint64_t t = c.request_tail;
+    np_child_say("mapped %zu bytes, ring %llu, max message %u, %u routes", c.size, (unsigned long long)c.ring, max,
+                 c.welcome.route_count);
+
+    if (strcmp(variant, "unknown_route") == 0) {
+        /* Not garbage: a well-formed request for a route id the server lacks. It is answered with
+         * NP_E_UNKNOWN_ROUTE and the connection stays. */
+        uint8_t response[16];
+        uint32_t length = 0;
+        uint64_t id = ++c.next_id, answered = 0;
+        raw_put_record(&c, KIND_REQUEST, 999, id, "??", 2);
+        raw_publish(&c);
+        uint16_t kind = raw_take_response(&c, &answered, response, sizeof response, &length);
+        int32_t status = 0;
+        memcpy(&status, response, 4);
+        NP_CHILD_CHECK(kind == KIND_ERROR && answered == id && length == 4 && status == NP_E_UNKNOWN_ROUTE,
+                       "unknown route: kind %u id %llu length %u status %d", kind, (unsigned long long)answered, length,
+                       status);
+        raw_valid_call(&c, echo, "still here");
+        np_child_say("kept");
+        return 0;
+    }
+
+    if (strcmp(variant, "tail_beyond_ring") == 0) {
+        raw_publish_tail(&c, t + c.ring + 16);
+    } else if (strcmp(variant, "tail_not_aligned") == 0) {
+        raw_bare_header(&c, 0, KIND_REQUEST, echo);
+        raw_publish_tail(&c, t + 8);
+    } else if (strcmp(variant, "tail_behind_head") == 0) {
+        raw_publish_tail(&c, t - 16);
+    } else if (strcmp(variant, "length_over_max") == 0) {
+        raw_bare_header(&c, max + 1, KIND_REQUEST, echo);
+        raw_publish_tail(&c, t + record_size(max + 1));
+    } else if (strcmp(variant, "unknown_kind") == 0) {
+        raw_bare_header(&c, 8, 9, echo);
+        raw_publish_tail(&c, t + record_size(8));
+    } else if (strcmp(variant, "padding_wrong_length") == 0) {
+        raw_bare_header(&c, 100, KIND_PADDING, 0);
+        raw_publish_tail(&c, t + record_size(100));
+    } else if (strcmp(variant, "response_kind") == 0) {
+        raw_bare_header(&c, 8, KIND_RESPONSE, echo);
+        raw_publish_tail(&c, t + record_size(8));
+    } else if (strcmp(variant, "error_kind") == 0) {
+        raw_bare_header(&c, 4, KIND_ERROR, echo);
+        raw_publish_tail(&c, t + record_size(4));
+    } else if (strcmp(variant, "record_past_tail") == 0) {
+        raw_bare_header(&c, 100, KIND_REQUEST, echo);
+        raw_publish_tail(&c, t + 32);
+    } else if (strncmp(variant, "random_", 7) == 0) {
+        uint64_t state = 0x2545F4914F6CDD1DULL * (uint64_t)(variant[7] + 1);
+        uint64_t index = t & (c.ring - 1);
+        for (uint64_t i = index; i + 8 <= c.ring; i += 8) {
+            uint64_t word = np_random_next(&state);
+            memcpy(c.request_data + i, &word, 8);
+        }
+        uint64_t slots = (c.ring - index) / 16;
+        raw_publish_tail(&c, t + 16 * (1 + np_random_below(&state, slots)));
+    } else if (strcmp(variant, "response_head_corrupt") == 0) {
+        /* Our consumer head of the response ring goes misaligned; the server reads it when its
+         * ring looks full, so fill it: three maximum echoes (not consumed), then a fourth. */
+        store64(c.response_control + RING_HEAD, c.response_head + 8);
+        uint8_t *payload = calloc(1, max);
+        NP_CHILD_CHECK(payload != NULL, "out of memory");
+        for (int i = 0; i < 3; i++) raw_put_record(&c, KIND_REQUEST, echo, ++c.next_id, payload, max);
+        raw_publish(&c);
+        double deadline = np_ipc_now() + 10;
+        while (load64(c.request_control + RING_HEAD) != c.request_tail) {
+            NP_CHILD_CHECK(np_ipc_now() < deadline, "the server did not take the three requests");
+            np_ipc_sleep_ms(1);
+        }
+        raw_put_record(&c, KIND_REQUEST, echo, ++c.next_id, payload, max);
+        raw_publish(&c);
+        free(payload);
+    } else {
+        np_child_fail(14, "no variant '%s'", variant);
+    }
+    if (!raw_dropped(&c)) {
+        np_child_say("not dropped within 10 s");
+        return 3;
+    }
+    uint32_t state = load32(c.map + HEADER_SERVER_STATE);
+    NP_CHILD_CHECK(state == SERVER_CLOSED, "dropped, but the shared server state is %u, not closed", state);
+    np_child_say("dropped");
+    return 0;
+}
+
+static void i06_normal_call(np_client client, uint32_t echo, uint32_t seq)
+{
+    uint8_t request[512], response[512];
+    uint32_t size = NP_IPC_HEADER + seq % 400, length = 0;
+    np_ipc_payload_fill(request, size, 77, seq);
+    NP_ASSERT_OK(np_client_call(client, echo, request, size, response, sizeof response, &length, 10000));
+    NP_ASSERT_EQ(size, length);
+    NP_ASSERT_EQ(size, np_ipc_payload_mismatch(response, length, 77, seq));
+}
+
+static void i06_hostile_client_garbage_in_shared_memory(void)
+{
+    static const char *const variants[] = {
+        "tail_beyond_ring", "tail_not_aligned", "tail_behind_head", "length_over_max", "unknown_kind",
+        "padding_wrong_length", "response_kind", "error_kind", "record_past_tail", "random_1", "random_2",
+        "random_3", "response_head_corrupt", "unknown_route",
+    };
+    np_ipc_cleanup();
+    char address[96], line[160];
+    np_ipc_address(address, sizeof address, "i06");
+    np_server_options options = np_ipc_options(address);
+    options.ring_size = 16 * 1024;
+    options.max_message_size = 4 * 1024;
+    np_server server = NP_IPC_SERVER(&options);
+    uint32_t echo = NP_IPC_ROUTE(server, "echo", np_ipc_echo_handler, NULL);
+    NP_IPC_ROUTE(server, "pull", NULL, NULL);
+    NP_ASSERT_OK(np_server_start(server));
+    np_client client = NP_IPC_CONNECT(address);
+    NP_ASSERT_EQ(echo, NP_IPC_RESOLVE(client, "echo"));
+
+    uint32_t seq = 0;
+    unsigned drops = 0;
+    for (size_t v = 0; v < NP_COUNT_OF(variants); v++) {
+        int keeps = strcmp(variants[v], "unknown_route") == 0;
+        i06_normal_call(client, echo, seq++);
+        np_server_stats before = NP_IPC_STATS(server), s;
+        np_ipc_child hostile;
+        NP_IPC_SPAWN(&hostile, "i06-hostile", address, variants[v]);
+        NP_IPC_CHILD_OK(&hostile, 60);
+        NP_IPC_CHILD_LINE(&hostile, keeps ? "kept" : "dropped", 0, line, sizeof line);
+        if (keeps) {
+            NP_IPC_WAIT_FOR(server, s, s.connections_now == 1 && s.peer_hangups == before.peer_hangups + 1, 10);
+            NP_ASSERT_EQ(before.protocol_errors, s.protocol_errors);
+            NP_ASSERT_EQ(before.unknown_routes + 1, s.unknown_routes);
+        } else {
+            drops++;
+            NP_IPC_WAIT_FOR(server, s, s.connections_now == 1 && s.protocol_errors == before.protocol_errors + 1, 10);
+            NP_ASSERT_MSG(s.peer_hangups == before.peer_hangups, "variant %s: counted as a hang-up too (%s)", variants[v],
+                          np_ipc_describe(&s));
+        }
+        /* The normal client never noticed. */
+        for (int i = 0; i < 3; i++) i06_normal_call(client, echo, seq++);
+    }
+    np_server_stats s = NP_IPC_STATS(server);
+    NP_ASSERT_EQ(drops, s.protocol_errors);
+    NP_ASSERT_EQ(NP_COUNT_OF(variants) + 1, s.connections_total);
+    np_route_stats r = NP_IPC_ROUTE_STATS(server, echo);
+    NP_ASSERT_EQ(0, r.errors);
+    np_ipc_close(client);
+    np_ipc_destroy(server);
+    printf("   I06: %u garbage variants dropped (protocol_errors %llu), 1 unknown-route request answered, "
+           "normal client served %u calls\n",
+           drops, (unsigned long long)s.protocol_errors, (unsigned)seq);
+    np_ipc_cleanup();
+}
+
+static const np_test_case cases[] = {
+    {"I03", "client_killed_mid_call_is_dropped_others_served", i03_client_killed_mid_call},
+    {"I04", "server_killed_blocked_calls_return_peer_gone", i04_server_killed_blocked_calls_return_peer_gone},
+    {"I05", "stop_with_calls_in_flight_each_gets_answer_or_shutdown", i05_stop_with_calls_in_flight},
+    {"I06", "hostile_client_garbage_drops_only_its_connection", i06_hostile_client_garbage_in_shared_memory},
+};
+
+const np_test_suite np_suite_ipc_faults = {"ipc_faults", cases, NP_COUNT_OF(cases)};
