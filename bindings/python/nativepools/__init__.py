@@ -1,5 +1,5 @@
-"""Python binding of libnativepools (ctypes): fixed-size block pools and size-classed message
-pools in native memory.
+"""Python binding of libnativepools (ctypes): fixed-size block pools, size-classed message pools
+in native memory, and IPC request/response over shared memory.
 
     from nativepools import MessagePool, Pool
     with Pool.preset("small") as pool:
@@ -8,12 +8,18 @@ pools in native memory.
     with MessagePool() as messages:
         address, capacity = messages.acquire(300)   # from the 1 KiB class: capacity 1024
         messages.release(address)
+    with Server("@my-service") as server:                 # IPC: see nativepools.ipc
+        server.add_route("echo", lambda route_id, request: request)
+        server.start()
+        with Client.connect("@my-service") as client:
+            assert client.call("echo", b"hi") == b"hi"
 
 Constants (NP_OK, NP_E_*, NP_BLOCK_*, ...) live in nativepools.abi, the generated ABI module.
 """
 from . import _native as abi
 from ._loader import LIBRARY_ENV_VAR, load_library
 from .errors import NativePoolsError, last_error_message, text
+from .ipc import WAIT_FOREVER, Client, Request, RouteStats, Server, ServerStats
 from .message_pool import DEFAULT_CLASS_SIZES, MessageClassStats, MessagePool, MessagePoolStats
 from .pool import PRESETS, Pool, PoolStats, ValidationReport
 
@@ -42,5 +48,6 @@ __all__ = [
     "abi", "load_library", "LIBRARY_ENV_VAR", "NativePoolsError", "last_error_message",
     "Pool", "PoolStats", "ValidationReport", "PRESETS",
     "MessagePool", "MessagePoolStats", "MessageClassStats", "DEFAULT_CLASS_SIZES",
+    "Server", "Client", "Request", "ServerStats", "RouteStats", "WAIT_FOREVER",
     "version", "version_number", "status_name", "status_message",
 ]
