@@ -9,6 +9,8 @@
 #  3. Every import/export in lib/, test/ and example/ resolves: dart: core
 #     libraries, this package's lib/ files, packages declared in pubspec.yaml
 #     (lib/ may use only regular dependencies), relative files that exist.
+#  4. Every NP_E_* status generated in native.g.dart is exported by
+#     lib/nativepools.dart.
 #
 # Usage: tool/check.sh            (from anywhere; exits 1 on any failure)
 # Ends with the line "N passed, N failed".
@@ -154,7 +156,24 @@ for source in "${sources[@]}"; do
   done < <(grep -oE "^(import|export)[[:space:]]+'[^']+'" "$source" | sed -E "s/^(import|export)[[:space:]]+'([^']+)'/\2/")
 done
 
-# --- 4. the Dart SDK, when there is one ---------------------------------------------
+# --- 4. exported statuses --------------------------------------------------------
+# Every np_status the library defines reaches users of lib/nativepools.dart, so
+# they can compare NativePoolsException.status with it.
+if [ -f "$generated" ]; then
+  mapfile -t statuses < <(grep -oE '^const int NP_E_[A-Z0-9_]+' "$generated" | sed 's/^const int //' | sort -u)
+  if [ "${#statuses[@]}" -eq 0 ]; then
+    fail "found no NP_E_* constants in native.g.dart (the scan is broken)"
+  fi
+  for name in "${statuses[@]}"; do
+    if strip_comments lib/nativepools.dart | grep -qE "\b${name}\b"; then
+      pass
+    else
+      fail "status $name is generated but not exported by lib/nativepools.dart"
+    fi
+  done
+fi
+
+# --- 5. the Dart SDK, when there is one ---------------------------------------------
 if command -v dart >/dev/null 2>&1; then
   if [ -z "${NATIVEPOOLS_LIB:-}" ] && [ -f "$repo_dir/artifacts/native/libnativepools.so" ]; then
     export NATIVEPOOLS_LIB="$repo_dir/artifacts/native/libnativepools.so"
