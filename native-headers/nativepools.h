@@ -987,8 +987,9 @@ typedef np_status (*np_handler_fn)(void* user_data,
  *
  * IPC clients. A client handle may be used from several threads: its calls take the client's lock
  * and run one at a time (open one client per thread for parallel calls, or pipeline with
- * np_client_send()/np_client_receive()). np_client_close() must not race with other calls on the
- * same client. No call makes a syscall while the server keeps up (spin, then park).
+ * np_client_send()/np_client_receive()). A call or send waiting for its answer or for ring room
+ * holds the lock while it waits. np_client_close() must not race with other calls on the same
+ * client. No call makes a syscall while the server keeps up (spin, then park).
  * ================================================================================================= */
 
 /**
@@ -997,9 +998,11 @@ typedef np_status (*np_handler_fn)(void* user_data,
  * @param address The server's socket path, or "@name" for the abstract namespace.
  * @param timeout_ms Longest wait for the server to accept and complete the handshake; 0 tries once.
  * @param client Receives the new handle (0 on failure).
- * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT;
- *         NP_E_PERMISSION_DENIED (uid not allowed); NP_E_SERVER_FULL; NP_E_PROTOCOL when the
- *         server's handshake or memory is malformed; NP_E_IO.
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT (also
+ *         when nothing listens at the address in time); NP_E_PEER_GONE when the server closed
+ *         during the handshake (it is stopping); NP_E_SHUTDOWN; NP_E_PERMISSION_DENIED (uid not
+ *         allowed); NP_E_SERVER_FULL; NP_E_PROTOCOL when the server's handshake or memory is
+ *         malformed; NP_E_IO.
  */
 np_status np_client_connect(const char* address, uint32_t timeout_ms, np_client* client);
 

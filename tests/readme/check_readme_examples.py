@@ -8,8 +8,9 @@ Each example in README.md is preceded by a marker naming the file it must equal:
     ...
     ```
 
-For every marker this compares the block with the file, then compiles (C) or runs (Python)
-the block's own text against the built library and requires exit code 0 and some output.
+For every marker this compares the block with the file, then compiles (C) or runs (Python, sh
+from the repository root) the block's own text against the built library and requires exit
+code 0 and some output.
 """
 import os
 import re
@@ -41,7 +42,14 @@ def run_python(code: str, workdir: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, source], capture_output=True, text=True, timeout=60, env=env)
 
 
-RUNNERS = {"c": run_c, "python": run_python}
+def run_sh(code: str, workdir: str) -> subprocess.CompletedProcess:
+    source = os.path.join(workdir, "example.sh")
+    with open(source, "w") as f:
+        f.write(code)
+    return subprocess.run(["sh", source], capture_output=True, text=True, timeout=180, cwd=ROOT)
+
+
+RUNNERS = {"c": run_c, "python": run_python, "sh": run_sh}
 
 
 def main() -> int:

@@ -9,7 +9,8 @@ namespace NativePools.Native.Exports;
 /// <summary>
 /// IPC clients. A client handle may be used from several threads: its calls take the client's
 /// lock and run one at a time (open one client per thread for parallel calls, or pipeline with
-/// np_client_send()/np_client_receive()). np_client_close() must not race with other calls on
+/// np_client_send()/np_client_receive()). A call or send waiting for its answer or for ring
+/// room holds the lock while it waits. np_client_close() must not race with other calls on
 /// the same client. No call makes a syscall while the server keeps up (spin, then park).
 /// </summary>
 [NativeExports("IPC clients")]
@@ -21,7 +22,7 @@ public static unsafe class ClientExports
     /// <param name="address">The server's socket path, or "@name" for the abstract namespace.</param>
     /// <param name="timeout_ms">Longest wait for the server to accept and complete the handshake; 0 tries once.</param>
     /// <param name="client">Receives the new handle (0 on failure).</param>
-    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT; NP_E_PERMISSION_DENIED (uid not allowed); NP_E_SERVER_FULL; NP_E_PROTOCOL when the server's handshake or memory is malformed; NP_E_IO.</returns>
+    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT (also when nothing listens at the address in time); NP_E_PEER_GONE when the server closed during the handshake (it is stopping); NP_E_SHUTDOWN; NP_E_PERMISSION_DENIED (uid not allowed); NP_E_SERVER_FULL; NP_E_PROTOCOL when the server's handshake or memory is malformed; NP_E_IO.</returns>
     [UnmanagedCallersOnly(EntryPoint = "np_client_connect")]
     [return: NativeType("np_status")]
     public static int Connect([NativeType("const char*")] byte* address, uint timeout_ms, [NativeType("np_client*")] ulong* client)
