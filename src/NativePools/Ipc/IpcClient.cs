@@ -163,6 +163,9 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
 
     private uint ServerState => Volatile.Read(ref *(uint*)(_mapping + IpcLayout.HeaderServerState));
 
+    /// <summary>The server says whether this client may spin: not while clients outnumber the spare cores.</summary>
+    private bool MaySpin => Volatile.Read(ref *(uint*)(_mapping + IpcLayout.HeaderClientsMaySpin)) != 0;
+
     /// <summary>Sends a request and waits for its response, copied into <paramref name="response"/>.</summary>
     public NpStatus Call(uint routeId, byte* request, uint requestLength, byte* response, uint responseCapacity, out uint responseLength, uint timeoutMs)
     {
@@ -341,7 +344,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
     {
         slot = _requests.TryReserve(length, out bool corrupt);
         if (slot != null) return NpStatus.Ok;
-        long spinUntil = Stopwatch.GetTimestamp() + _spinTicks;
+        long spinUntil = Stopwatch.GetTimestamp() + (MaySpin ? _spinTicks : _shortSpinTicks);
         while (true)
         {
             if (corrupt) return Broken("the request ring");
@@ -376,9 +379,9 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         if (_responses.LooksNonEmpty()) return NpStatus.Ok;
         if (_broken) return LastError.Set(NpStatus.ProtocolError, "this connection was dropped after the server broke the protocol");
         long start = Stopwatch.GetTimestamp();
-        // Spin only when answers usually come within the spin window: when many clients share
-        // few cores, answers take long and spinning clients would take the server's CPU.
-        long spinUntil = start + (_waitEstimate <= _spinTicks / 2 ? _spinTicks : _shortSpinTicks);
+        // Spin only when the server says there is a core for it, and answers usually come within
+        // the spin window: otherwise spinning clients take the CPU the server needs to answer.
+        long spinUntil = start + (_waitEstimate <= _spinTicks / 2 && MaySpin ? _spinTicks : _shortSpinTicks);
         while (Stopwatch.GetTimestamp() < spinUntil && Environment.TickCount64 < deadline)
         {
             Thread.SpinWait(1);

@@ -19,13 +19,15 @@ internal readonly struct IpcLayout
     public const int PageSize = 4096;
 
     // Connection header fields (page 0). Written by the server before the client maps it,
-    // except ServerState, which the server raises when it stops.
+    // except ServerState, which the server raises when it stops, and ClientsMaySpin, which
+    // the connection's worker lowers while there are more clients than spare cores.
     public const int HeaderMagic = 0;        // u32
     public const int HeaderVersion = 4;      // u32
     public const int HeaderRingSize = 8;     // u32
     public const int HeaderMaxMessage = 12;  // u32
     public const int HeaderRouteCount = 16;  // u32
     public const int HeaderServerState = 128; // u32, own cache line: 0 serving, 1 draining, 2 closed
+    public const int HeaderClientsMaySpin = 132; // u32, same line: 1 while every client can have a core to spin on
 
     public const uint ServerServing = 0;
     public const uint ServerDraining = 1;

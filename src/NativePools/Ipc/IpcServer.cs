@@ -121,6 +121,14 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
 
     internal bool IsStopping => _stopping;
 
+    /// <summary>
+    /// True while each client can have a core of its own besides the workers': then a client
+    /// spins for its answer. With more clients than that, spinning clients would take the CPU
+    /// the workers need to answer them, so clients park almost at once (as on a socket).
+    /// </summary>
+    internal bool ClientsMaySpin =>
+        Interlocked.Read(ref _connectionsNow) - Interlocked.Read(ref _connectionsLeaving) <= Math.Max(1, Environment.ProcessorCount - Options.WorkerThreads);
+
     /// <summary>Where request copies, pull requests and queued responses take their buffers.</summary>
     internal MessagePool Messages => _messages;
 
@@ -470,6 +478,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         *(uint*)(mapping + IpcLayout.HeaderMaxMessage) = Options.MaxMessageSize;
         *(uint*)(mapping + IpcLayout.HeaderRouteCount) = (uint)layout.RouteCount;
         *(uint*)(mapping + IpcLayout.HeaderServerState) = _stopping ? IpcLayout.ServerDraining : IpcLayout.ServerServing;
+        *(uint*)(mapping + IpcLayout.HeaderClientsMaySpin) = 1; // its worker corrects it when it adopts the connection
         byte* table = mapping + layout.RouteTableOffset;
         foreach (Route? route in _routeById)
         {

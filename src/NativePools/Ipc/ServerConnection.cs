@@ -85,6 +85,12 @@ internal sealed unsafe class ServerConnection
 
     public bool IsBroken => Volatile.Read(ref _broken);
 
+    /// <summary>Worker: tells the client whether spinning for its answers is worth a core (see <see cref="IpcServer.ClientsMaySpin"/>).</summary>
+    public bool ClientsMaySpin
+    {
+        set => Volatile.Write(ref *(uint*)(Mapping + IpcLayout.HeaderClientsMaySpin), value ? 1u : 0u);
+    }
+
     public uint ServerState
     {
         set => Volatile.Write(ref *(uint*)(Mapping + IpcLayout.HeaderServerState), value);

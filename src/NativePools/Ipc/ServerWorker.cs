@@ -26,6 +26,7 @@ internal sealed unsafe class ServerWorker
     private readonly byte* _responseBuffer;  // what handlers write into
     private readonly uint _bufferSize;
     public readonly WorkerCounters Counters;
+    private bool _clientsMaySpin = true; // what this worker's connections were last told
     public readonly int Doorbell;
 
     public ServerWorker(IpcServer server, int index, Epoll epoll, int doorbell, byte* responseBuffer, uint bufferSize, int routeCount)
@@ -86,6 +87,7 @@ internal sealed unsafe class ServerWorker
         {
             TakeArrivals();
             if (_server.IsStopping && FinishDrain()) break;
+            if (_server.ClientsMaySpin != _clientsMaySpin) TellClientsWhetherToSpin(!_clientsMaySpin);
 
             bool progressed = false;
             for (int i = 0; i < _count; i++)
@@ -256,6 +258,16 @@ internal sealed unsafe class ServerWorker
         if (n > 0) Ipc.Doorbell.Drain(Doorbell);
     }
 
+    private void TellClientsWhetherToSpin(bool maySpin)
+    {
+        _clientsMaySpin = maySpin;
+        for (int i = 0; i < _count; i++)
+        {
+            ServerConnection? c = _connections[i];
+            if (c is not null) c.ClientsMaySpin = maySpin;
+        }
+    }
+
     private void TakeArrivals()
     {
         while (_arrivals.TryDequeue(out ServerConnection? c))
@@ -269,6 +281,7 @@ internal sealed unsafe class ServerWorker
             }
             _connections[slot] = c;
             c.Slot = slot;
+            c.ClientsMaySpin = _clientsMaySpin;
             if (_server.IsStopping) c.ServerState = IpcLayout.ServerDraining;
         }
     }
