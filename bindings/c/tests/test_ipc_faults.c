@@ -85,6 +85,7 @@ static void i03_client_killed_mid_call(void)
     uint64_t token = request.token;
     np_server_stats before = NP_IPC_STATS(server);
 
+    double killed_at = np_ipc_now();
     np_ipc_child_kill(&a);
     np_ipc_child_kill(&b);
     /* Both were still blocked in their calls when the signal came. */
@@ -92,6 +93,9 @@ static void i03_client_killed_mid_call(void)
     NP_ASSERT_MSG(WIFSIGNALED(b.wait_status) && WTERMSIG(b.wait_status) == SIGKILL, "B: %s", np_ipc_child_output(&b, 300));
 
     NP_IPC_WAIT_FOR(server, s, s.connections_now == 0 && s.peer_hangups == before.peer_hangups + 2, 10);
+    /* Reported, not asserted (the bound is 100 ms; timing belongs to the benchmarks). */
+    printf("   I03: both connections released %.1f ms after the first SIGKILL (stats polled every 1 ms)\n",
+           (np_ipc_now() - killed_at) * 1e3);
     NP_ASSERT_EQ(0, s.protocol_errors);
 
     /* The received request's client is gone: the reply says so and spends the token. */
@@ -160,6 +164,7 @@ int np_ipc_child_i04_server(int argc, char **argv)
 typedef struct i04_caller {
     const char *address;
     np_status first, second;
+    double returned_at; /* CLOCK_MONOTONIC, shared by every process of the machine */
     char detail[160];
 } i04_caller;
 
@@ -180,6 +185,7 @@ static void *i04_call_forever(void *argument)
         return NULL;
     }
     caller->first = np_client_call(client, never, "wait", 4, response, sizeof response, &length, NP_WAIT_FOREVER);
+    caller->returned_at = np_ipc_now();
     np_last_error_message(caller->detail, sizeof caller->detail);
     /* The connection is dead: the next call must say so too, not wait. */
     caller->second = np_client_call(client, never, "again", 5, response, sizeof response, &length, NP_WAIT_FOREVER);
@@ -200,8 +206,10 @@ int np_ipc_child_i04_clients(int argc, char **argv)
         NP_CHILD_CHECK(pthread_create(&threads[i], NULL, i04_call_forever, &callers[i]) == 0, "pthread_create failed");
     }
     unsigned first_gone = 0, second_gone = 0, empty_detail = 0;
+    double last_return = 0;
     for (unsigned i = 0; i < n; i++) {
         pthread_join(threads[i], NULL);
+        if (callers[i].returned_at > last_return) last_return = callers[i].returned_at;
         first_gone += callers[i].first == NP_E_PEER_GONE;
         second_gone += callers[i].second == NP_E_PEER_GONE;
         empty_detail += callers[i].detail[0] == '\0';
@@ -214,8 +222,8 @@ int np_ipc_child_i04_clients(int argc, char **argv)
      * a connect that lands in its backlog then sees the hang-up instead of the welcome. */
     np_client client = 0;
     np_status reconnect = np_client_connect(address, 300, &client);
-    np_child_say("results first_peer_gone=%u second_peer_gone=%u empty_detail=%u of %u reconnect=%s", first_gone,
-                 second_gone, empty_detail, n, np_status_name(reconnect));
+    np_child_say("results first_peer_gone=%u second_peer_gone=%u empty_detail=%u of %u reconnect=%s last_return=%.6f",
+                 first_gone, second_gone, empty_detail, n, np_status_name(reconnect), last_return);
     int refused = (reconnect == NP_E_TIMEOUT || reconnect == NP_E_PEER_GONE) && client == 0;
     return first_gone == n && second_gone == n && empty_detail == 0 && refused ? 0 : 1;
 }
@@ -233,6 +241,7 @@ static void i04_server_killed_blocked_calls_return_peer_gone(void)
     NP_IPC_SPAWN(&clients, "i04-clients", address, n_text);
     /* Every call is inside the server before it dies. */
     NP_IPC_CHILD_LINE(&server, "pending", 60, line, sizeof line);
+    double killed_at = np_ipc_now();
     np_ipc_child_kill(&server);
     NP_ASSERT_MSG(WIFSIGNALED(server.wait_status) && WTERMSIG(server.wait_status) == SIGKILL, "server: %s",
                   np_ipc_child_output(&server, 300));
@@ -241,8 +250,12 @@ static void i04_server_killed_blocked_calls_return_peer_gone(void)
     NP_IPC_CHILD_LINE(&clients, "results", 0, line, sizeof line);
     unsigned first = 0, second = 0, empty = 0, of = 0;
     char reconnect[40];
-    NP_ASSERT_MSG(sscanf(line, "results first_peer_gone=%u second_peer_gone=%u empty_detail=%u of %u reconnect=%39s",
-                         &first, &second, &empty, &of, reconnect) == 5, "%s", line);
+    double last_return = 0;
+    NP_ASSERT_MSG(sscanf(line, "results first_peer_gone=%u second_peer_gone=%u empty_detail=%u of %u reconnect=%39s last_return=%lf",
+                         &first, &second, &empty, &of, reconnect, &last_return) == 6, "%s", line);
+    /* Reported, not asserted (the bound is 100 ms; timing belongs to the benchmarks). */
+    printf("   I04: %u calls blocked forever returned NP_E_PEER_GONE, the last %.1f ms after the SIGKILL\n", of,
+           (last_return - killed_at) * 1e3);
     NP_ASSERT_EQ(n, of);
     NP_ASSERT_EQ(n, first);
     NP_ASSERT_EQ(n, second);
