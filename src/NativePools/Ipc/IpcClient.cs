@@ -5,6 +5,7 @@ using System.Text;
 using System.Threading;
 using NativePools.Diagnostics;
 using NativePools.Handles;
+using NativePools.Platform;
 using NativePools.Platform.Linux;
 
 namespace NativePools.Ipc;
@@ -350,7 +351,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
             if (corrupt) return Broken("the request ring");
             if (Stopwatch.GetTimestamp() < spinUntil)
             {
-                Thread.SpinWait(1);
+                CpuPause.Once();
             }
             else
             {
@@ -384,7 +385,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         long spinUntil = start + (_waitEstimate <= _spinTicks / 2 && MaySpin ? _spinTicks : _shortSpinTicks);
         while (Stopwatch.GetTimestamp() < spinUntil && Environment.TickCount64 < deadline)
         {
-            Thread.SpinWait(1);
+            CpuPause.Once();
             if (_responses.LooksNonEmpty()) return Waited(start);
         }
         while (true)

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading;
+using NativePools.Platform;
 using NativePools.Platform.Linux;
 
 namespace NativePools.Ipc;
@@ -102,7 +103,7 @@ internal sealed unsafe class ServerWorker
             }
             if (Stopwatch.GetTimestamp() - idleSince < spinTicks)
             {
-                Thread.SpinWait(1);
+                CpuPause.Once();
                 continue;
             }
             Park();
