@@ -85,7 +85,10 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
     private int _nextWorker;
     private long _nextConnectionId;
     private long _connectionsNow, _connectionsPeak, _connectionsTotal, _connectionsRejected;
-    private long _connectionsLeaving; // hung up, not yet closed by their worker: they do not count against max_clients
+    // Connections neither hung up nor closed: what max_clients limits. One counter, so the control
+    // thread's check cannot see a close half done (two counters read apart could count a closed
+    // connection again).
+    private long _connectionsActive;
     private readonly uint _ownUid;
     private readonly List<nint> _workerBuffers = new();
 
@@ -127,7 +130,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
     /// the workers need to answer them, so clients park almost at once (as on a socket).
     /// </summary>
     internal bool ClientsMaySpin =>
-        Interlocked.Read(ref _connectionsNow) - Interlocked.Read(ref _connectionsLeaving) <= Math.Max(1, Environment.ProcessorCount - Options.WorkerThreads);
+        Interlocked.Read(ref _connectionsActive) <= Math.Max(1, Environment.ProcessorCount - Options.WorkerThreads);
 
     /// <summary>Where request copies, pull requests and queued responses take their buffers.</summary>
     internal MessagePool Messages => _messages;
@@ -313,7 +316,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
     {
         // Its pending pull requests stay: Receive skips them and Reply reports PeerGone.
         _closedIds.Enqueue(connection.Id);
-        if (connection.ReleaseSlot()) Interlocked.Decrement(ref _connectionsLeaving);
+        if (connection.ReleaseSlot()) Interlocked.Decrement(ref _connectionsActive); // closed before its hang-up was seen
         Interlocked.Decrement(ref _connectionsNow);
     }
 
@@ -361,13 +364,16 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
                 {
                     sockets.Remove(tag);
                     if (!c.IsClosed) epoll.Remove(c.Socket);
-                    if (c.MarkHungUp()) Interlocked.Increment(ref _connectionsLeaving);
+                    if (c.MarkHungUp()) Interlocked.Decrement(ref _connectionsActive);
                 }
             }
-            while (accept && !_stopping)
+            // One accept per wait: a client served while we accepted may have closed and come back
+            // (or been followed by the next one), and its hang-up must be counted before the next
+            // admission checks max_clients. The listening socket stays readable while more wait.
+            if (accept && !_stopping)
             {
                 int socket = Libc.Accept4(_listenFd, null, null, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
-                if (socket < 0) break;
+                if (socket < 0) continue;
                 ServerConnection? admitted = null;
                 try { admitted = Admit(socket); }
                 catch (Exception) { Libc.Close(socket); Interlocked.Increment(ref _connectionsRejected); }
@@ -389,7 +395,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             Refuse(socket, NpStatus.PermissionDenied);
             return null;
         }
-        if (Interlocked.Read(ref _connectionsNow) - Interlocked.Read(ref _connectionsLeaving) >= Options.MaxClients)
+        if (Interlocked.Read(ref _connectionsActive) >= Options.MaxClients)
         {
             Refuse(socket, NpStatus.ServerFull);
             return null;
@@ -441,6 +447,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             var connection = new ServerConnection(id, socket, clientDoorbell, mapping, layout, Options.MaxMessageSize, _messages) { Worker = worker };
             mapping = null;
             clientDoorbell = -1;
+            Interlocked.Increment(ref _connectionsActive);
             long now = Interlocked.Increment(ref _connectionsNow);
             Interlocked.Increment(ref _connectionsTotal);
             long peak;

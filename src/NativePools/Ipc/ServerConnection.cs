@@ -62,13 +62,14 @@ internal sealed unsafe class ServerConnection
     public bool HungUp => Volatile.Read(ref _hungUp);
 
     private bool _hungUp;
-    private int _slotState; // SlotOpen, SlotHungUp (counted as leaving), SlotReleased
+    private int _slotState; // SlotOpen (counted as active), SlotHungUp, SlotReleased
 
     internal const int SlotOpen = 0, SlotHungUp = 1, SlotReleased = 2;
 
     /// <summary>
     /// Control thread: the client is gone; its worker serves what it left and closes. Returns
-    /// true when the connection was still open: it then counts as leaving until it is released.
+    /// true when the connection was still open: it stops counting as active now, not when its
+    /// worker gets to close it.
     /// </summary>
     public bool MarkHungUp()
     {
@@ -78,8 +79,8 @@ internal sealed unsafe class ServerConnection
         return leaving;
     }
 
-    /// <summary>When the connection is closed: true when <see cref="MarkHungUp"/> had counted it as leaving.</summary>
-    public bool ReleaseSlot() => Interlocked.Exchange(ref _slotState, SlotReleased) == SlotHungUp;
+    /// <summary>When the connection is closed: true when it was still counted as active (<see cref="MarkHungUp"/> had not run).</summary>
+    public bool ReleaseSlot() => Interlocked.Exchange(ref _slotState, SlotReleased) == SlotOpen;
 
     public bool HasOutbox => Volatile.Read(ref _outboxCount) != 0;
 

@@ -16,7 +16,21 @@ namespace NativePools.Tests.Native;
 [TestFixture]
 public sealed unsafe class IpcResourceTests
 {
-    private static int OpenDescriptors() => Directory.GetFiles("/proc/self/fd").Length;
+    /// <summary>
+    /// Open descriptors of the kinds servers and connections use: sockets, eventfds, epoll
+    /// instances and memfds. Files the test host opens on its own (an assembly the runtime loads
+    /// late, under load) are not counted.
+    /// </summary>
+    private static int OpenDescriptors() => DescriptorTargets().Count(t =>
+        t.StartsWith("socket:", StringComparison.Ordinal) || t.StartsWith("anon_inode:", StringComparison.Ordinal) ||
+        t.StartsWith("/memfd:", StringComparison.Ordinal));
+
+    /// <summary>What each open descriptor is (its /proc/self/fd link), to name the ones a failure left over.</summary>
+    private static string[] DescriptorTargets() =>
+        Directory.GetFiles("/proc/self/fd").Select(f => { try { return new FileInfo(f).LinkTarget ?? "?"; } catch (IOException) { return "(closed)"; } }).ToArray();
+
+    private static string Extra(string[] before) =>
+        string.Join(", ", DescriptorTargets().GroupBy(t => t).Select(g => (g.Key, Count: g.Count() - before.Count(b => b == g.Key))).Where(x => x.Count > 0).Select(x => $"{x.Count} x {x.Key}"));
 
     /// <summary>Connection mappings (the memfd "np-ipc") in this process, client and server sides.</summary>
     private static int ConnectionMappings() => File.ReadAllLines("/proc/self/maps").Count(l => l.Contains("memfd:np-ipc", StringComparison.Ordinal));
@@ -35,6 +49,7 @@ public sealed unsafe class IpcResourceTests
             using (IpcClient warm = IpcTest.ConnectCore(address)) { }
             Assert.That(IpcTest.Eventually(() => server.GetStats().ConnectionsNow == 0), Is.True);
             int fdsBefore = OpenDescriptors();
+            string[] targetsBefore = DescriptorTargets();
             Assert.That(ConnectionMappings(), Is.Zero, "no connection is mapped before the churn");
 
             ThreadRunner.Run(threads, t =>
@@ -67,7 +82,7 @@ public sealed unsafe class IpcResourceTests
                 Assert.That(s.Requests, Is.EqualTo(total - 1));
             });
             Assert.That(IpcTest.Eventually(() => OpenDescriptors() <= fdsBefore), Is.True,
-                $"descriptors after {total - 1} more connections: {OpenDescriptors()}, before: {fdsBefore}");
+                $"descriptors after {total - 1} more connections: {OpenDescriptors()}, before: {fdsBefore}; new: {Extra(targetsBefore)}");
             Assert.That(IpcTest.Eventually(() => ConnectionMappings() == 0), Is.True,
                 $"connection mappings left after {total - 1} connections came and went: {ConnectionMappings()}");
         }
@@ -80,6 +95,7 @@ public sealed unsafe class IpcResourceTests
         // A first cycle warms up what the runtime and library open once per process.
         using (ITestIpcServer warm = TestIpcServers.Start(kind, IpcTest.NewAddress("fd-warm-" + kind), 4096)) { }
         int before = OpenDescriptors();
+        string[] targetsBefore = DescriptorTargets();
         byte* b = stackalloc byte[16];
         for (int i = 0; i < servers; i++)
         {
@@ -88,7 +104,7 @@ public sealed unsafe class IpcResourceTests
             Assert.That(client.Call(TestIpcServers.SumRoute, b, 1, b, 16, out _, IpcTest.CallMs), Is.EqualTo(NpStatus.Ok));
         }
         Assert.That(IpcTest.Eventually(() => OpenDescriptors() <= before, TimeSpan.FromSeconds(5)), Is.True,
-            $"descriptors after {servers} servers with 2 workers each came and went: {OpenDescriptors()}, before: {before}");
+            $"descriptors after {servers} servers with 2 workers each came and went: {OpenDescriptors()}, before: {before}; new: {Extra(targetsBefore)}");
     }
 
     [Test]
