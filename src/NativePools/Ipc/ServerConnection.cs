@@ -74,9 +74,9 @@ internal sealed unsafe class ServerConnection
     public bool MarkHungUp()
     {
         Volatile.Write(ref _hungUp, true);
-        bool leaving = Interlocked.CompareExchange(ref _slotState, SlotHungUp, SlotOpen) == SlotOpen;
+        bool wasActive = Interlocked.CompareExchange(ref _slotState, SlotHungUp, SlotOpen) == SlotOpen;
         Worker?.Wake();
-        return leaving;
+        return wasActive;
     }
 
     /// <summary>When the connection is closed: true when it was still counted as active (<see cref="MarkHungUp"/> had not run).</summary>
