@@ -7,6 +7,7 @@ import queue
 import random
 import struct
 import threading
+import time
 import traceback
 import unittest
 
@@ -16,6 +17,15 @@ FULL = os.environ.get("NP_STRESS", "").lower() == "full"
 
 # A hang guard for joins and queue waits, not a timing assertion: nothing here should take minutes.
 HANG_GUARD_SECONDS = 900 if FULL else 300
+
+
+def wait_until(predicate, what: str, guard: float = HANG_GUARD_SECONDS) -> None:
+    """Polls predicate until true; fails after the hang guard (no timing is asserted)."""
+    deadline = time.monotonic() + guard
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.005)
 
 
 def size(ci: int, full: int) -> int:

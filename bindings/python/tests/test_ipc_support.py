@@ -15,12 +15,12 @@ import shutil
 import struct
 import subprocess
 import threading
-import time
 import traceback
 import zlib
 from pathlib import Path
 
 from nativepools import Client, NativePoolsError, Server, abi
+from tests.support import wait_until  # noqa: F401 (the IPC tests take it from here)
 
 FULL = os.environ.get("NP_STRESS", "").lower() == "full"
 # Hang guard for waits on other processes, not a timing assertion.
@@ -224,15 +224,6 @@ def child_server(address: str, ready, held, worker_threads: int = 1) -> None:
         if request is not None:
             kept.append(request)  # never answered
             held.set()
-
-
-def wait_until(predicate, what: str, guard: float = HANG_GUARD_SECONDS) -> None:
-    """Polls predicate until true; fails after the hang guard (no timing is asserted)."""
-    deadline = time.monotonic() + guard
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.005)
 
 
 def settled_stats(server: Server, responses: int):
