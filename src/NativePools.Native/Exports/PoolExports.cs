@@ -119,6 +119,11 @@ public static unsafe class PoolExports
         try
         {
             if (block == null) return (int)Shim.Null(nameof(block));
+            if (BlockPool.TryAllocByLastHandle(pool, out nint fast))
+            {
+                *block = (void*)fast;
+                return (int)NpStatus.Ok;
+            }
             *block = null;
             BlockPool? p = Pools.Get(pool);
             if (p is null) return (int)Shim.BadHandle(pool, "pool");
@@ -139,6 +144,7 @@ public static unsafe class PoolExports
     {
         try
         {
+            if (BlockPool.TryFreeByLastHandle(pool, (nint)block)) return (int)NpStatus.Ok;
             BlockPool? p = Pools.Get(pool);
             if (p is null) return (int)Shim.BadHandle(pool, "pool");
             return (int)p.Free((nint)block);

@@ -188,7 +188,7 @@ public sealed unsafe partial class BlockPool
                 LastError.Set(NpStatus.OutOfMemory, "no memory for a thread cache of pool '{s}'", subject: Label);
                 return null;
             }
-            var cache = new PoolCache(this, Thread.CurrentThread, loaded, previous) { PeakEpoch = _peakEpoch };
+            var cache = new PoolCache(this, _callView, Thread.CurrentThread, loaded, previous) { PeakEpoch = _peakEpoch };
             _caches.Add(cache);
             ThreadCaches.Set(_id, cache);
             return cache;
@@ -328,6 +328,7 @@ public sealed unsafe partial class BlockPool
             RetireMagazineLocked(cache.Loaded);
             RetireMagazineLocked(cache.Previous);
             cache.Loaded = cache.Previous = null;
+            cache.Revoked = true;
             _retiredCreated += cache.Created;
             _retiredReused += cache.Reused;
             _retiredFrees += cache.Frees;

@@ -25,6 +25,9 @@ namespace NativePools.Pools;
 /// whole magazine with the depot under <see cref="_lock"/>. Growth, trim, validate, stats and
 /// the reclaiming of caches of exited threads happen under that lock too
 /// (this file: hot paths; BlockPool.Depot.cs: exchange and growth; BlockPool.Maintenance.cs).
+/// A caller holding only a handle can reach the thread's cache without the handle table
+/// (<see cref="TryAllocByLastHandle"/>); each cache carries a copy of the pool's per-call
+/// fields (<see cref="CallView"/>) so such a call reads one object.
 ///
 /// Double frees: a free that happens after the first free of the same block (in program
 /// order or through any synchronisation) is always rejected. Two threads freeing the same
@@ -72,6 +75,21 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     /// <summary>Blocks ever committed (a high-water mark): the bound of the foreign-pointer test. Read by every free, written by growth only.</summary>
     private readonly HotWords _hotWords;
     private readonly long* _highWaterBlocks;
+
+    /// <summary>What alloc and free read of the pool on every call (each thread's cache holds a copy).</summary>
+    internal readonly struct CallView(BlockPool pool)
+    {
+        public readonly byte* Blocks = pool._blocks;
+        public readonly ulong Stride = pool._stride;
+        public readonly ExactDivider Divider = pool._divider;
+        public readonly byte* BlockStates = pool._blockStates;
+        public readonly long* HighWaterBlocks = pool._highWaterBlocks;
+        public readonly int MagazineCapacity = pool._magazineCapacity;
+        public readonly bool AtomicState = pool._atomicState;
+        public readonly bool TouchesBlocks = pool._touchesBlocks;
+    }
+
+    private readonly CallView _callView;
 
     /// <summary>Name given at creation (for diagnostics), or null.</summary>
     public string? Name { get; }
@@ -126,6 +144,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
         _hotWords = new HotWords(1);
         _highWaterBlocks = _hotWords[0];
         _id = PoolIds.Rent();
+        _callView = new CallView(this);
     }
 
     /// <summary>
@@ -233,22 +252,10 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
         PoolCache? cache = ThreadCaches.Get(this, _id);
         if (cache is not null)
         {
-            Magazine* loaded = cache.Loaded;
-            int count = loaded->Count;
-            if (count != 0 && !_atomicState)
+            if (TryAllocCached(cache, out block))
             {
-                int index = Magazine.Rounds(loaded)[count - 1];
-                byte state = _blockStates[index];
-                if (state != StateAllocated)
-                {
-                    long sequence = cache.Sequence;
-                    Volatile.Write(ref cache.Sequence, sequence + 1);
-                    loaded->Count = count - 1;
-                    Volatile.Write(ref _blockStates[index], StateAllocated);
-                    block = HandedOut(cache, index, state);
-                    Volatile.Write(ref cache.Sequence, sequence + 2);
-                    return NpStatus.Ok;
-                }
+                if (Handle != 0) ThreadCaches.RememberLastHandle(Handle, cache);
+                return NpStatus.Ok;
             }
         }
         return AllocSlow(out block);
@@ -258,32 +265,90 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public NpStatus Free(nint block)
     {
-        // One multiply tells both "is a block start" and which block; the bound check also
-        // rejects everything below the pool (the subtraction wraps to a huge value).
-        ulong index = _divider.QuotientIfExact((ulong)block - (ulong)_blocks);
-        if (index < (ulong)Volatile.Read(ref *_highWaterBlocks) && _blockStates[index] == StateAllocated && !_atomicState)
+        PoolCache? cache = ThreadCaches.Get(this, _id);
+        if (cache is not null && TryFreeCached(cache, block))
         {
-            PoolCache? cache = ThreadCaches.Get(this, _id);
-            if (cache is not null)
-            {
-                Magazine* loaded = cache.Loaded;
-                int count = loaded->Count;
-                if (count != _magazineCapacity)
-                {
-                    long sequence = cache.Sequence;
-                    Volatile.Write(ref cache.Sequence, sequence + 1);
-                    Volatile.Write(ref _blockStates[index], StateFree);
-                    if (_touchesBlocks) Poison(index);
-                    Magazine.Rounds(loaded)[count] = (int)index;
-                    loaded->Count = count + 1;
-                    cache.Frees++;
-                    cache.Net--;
-                    Volatile.Write(ref cache.Sequence, sequence + 2);
-                    return NpStatus.Ok;
-                }
-            }
+            if (Handle != 0) ThreadCaches.RememberLastHandle(Handle, cache);
+            return NpStatus.Ok;
         }
         return FreeSlow(block);
+    }
+
+    /// <summary>
+    /// <see cref="Alloc"/> for a caller that holds only a handle: succeeds when the handle is the
+    /// one the calling thread last used (see <see cref="ThreadCaches.ForLastHandle"/>) and the
+    /// thread's magazine can serve. False means nothing happened; take the general path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryAllocByLastHandle(ulong handle, out nint block)
+    {
+        PoolCache? cache = ThreadCaches.ForLastHandle(handle);
+        if (cache is not null && !cache.Revoked) return TryAllocCached(cache, out block);
+        block = 0;
+        return false;
+    }
+
+    /// <summary><see cref="Free"/> by handle, on the same terms as <see cref="TryAllocByLastHandle"/>: false means nothing happened (including every invalid pointer).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryFreeByLastHandle(ulong handle, nint block)
+    {
+        PoolCache? cache = ThreadCaches.ForLastHandle(handle);
+        return cache is not null && !cache.Revoked && TryFreeCached(cache, block);
+    }
+
+    /// <summary>The common alloc: a block from the thread's loaded magazine, with no lock and no locked instruction.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryAllocCached(PoolCache cache, out nint block)
+    {
+        Magazine* loaded = cache.Loaded;
+        int count = loaded->Count;
+        if (count != 0 && !cache.View.AtomicState)
+        {
+            int index = Magazine.Rounds(loaded)[count - 1];
+            byte* states = cache.View.BlockStates;
+            byte state = states[index];
+            if (state != StateAllocated)
+            {
+                long sequence = cache.Sequence;
+                Volatile.Write(ref cache.Sequence, sequence + 1);
+                loaded->Count = count - 1;
+                Volatile.Write(ref states[index], StateAllocated);
+                block = HandedOut(cache, index, state);
+                Volatile.Write(ref cache.Sequence, sequence + 2);
+                return true;
+            }
+        }
+        block = 0;
+        return false;
+    }
+
+    /// <summary>The common free: a valid block into the thread's loaded magazine when it has room.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryFreeCached(PoolCache cache, nint block)
+    {
+        ref readonly CallView view = ref cache.View;
+        // One multiply tells both "is a block start" and which block; the bound check also
+        // rejects everything below the pool (the subtraction wraps to a huge value).
+        ulong index = view.Divider.QuotientIfExact((ulong)block - (ulong)view.Blocks);
+        if (index < (ulong)Volatile.Read(ref *view.HighWaterBlocks) && view.BlockStates[index] == StateAllocated && !view.AtomicState)
+        {
+            Magazine* loaded = cache.Loaded;
+            int count = loaded->Count;
+            if (count != view.MagazineCapacity)
+            {
+                long sequence = cache.Sequence;
+                Volatile.Write(ref cache.Sequence, sequence + 1);
+                Volatile.Write(ref view.BlockStates[index], StateFree);
+                if (view.TouchesBlocks) cache.Pool.Poison(index);
+                Magazine.Rounds(loaded)[count] = (int)index;
+                loaded->Count = count + 1;
+                cache.Frees++;
+                cache.Net--;
+                Volatile.Write(ref cache.Sequence, sequence + 2);
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>
@@ -414,16 +479,16 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
 
     /// <summary>Counts a block just marked allocated in <paramref name="cache"/>'s counters and returns its address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private nint HandedOut(PoolCache cache, int index, byte previousState)
+    private static nint HandedOut(PoolCache cache, int index, byte previousState)
     {
         if (previousState == StateFresh) cache.Created++;
         else
         {
             cache.Reused++;
-            if (_touchesBlocks) PrepareReused(index);
+            if (cache.View.TouchesBlocks) cache.Pool.PrepareReused(index);
         }
         if (++cache.Net > cache.MaxNet) cache.MaxNet = cache.Net;
-        return (nint)(_blocks + (ulong)index * _stride);
+        return (nint)(cache.View.Blocks + (ulong)index * cache.View.Stride);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -484,6 +549,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
             _id = -1;
             Volatile.Write(ref *_highWaterBlocks, 0);
             FreeAllMagazinesLocked();
+            foreach (PoolCache cache in _caches) cache.Revoked = true;
             _caches.Clear();
             if (_ownsReservation) VirtualMemory.Release((nint)_blocks, (nuint)_blocksReservedBytes);
             VirtualMemory.Release((nint)_chunkStates, (nuint)_metaReservedBytes);

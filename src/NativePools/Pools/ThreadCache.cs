@@ -36,9 +36,19 @@ internal sealed unsafe class PoolCache
     public long MaxNet;       // highest Net since the pool last sampled it (see BlockPool.ReportPeakLocked)
     public int PeakEpoch;     // the pool's stats epoch when MaxNet started counting (ResetStats starts a new one)
 
-    public PoolCache(BlockPool pool, Thread owner, Magazine* loaded, Magazine* previous)
+    /// <summary>
+    /// Set when the pool is destroyed (its magazines are gone). A thread that still holds this
+    /// cache as its last-used one sees it and takes the general path, which reports the handle.
+    /// </summary>
+    public bool Revoked;
+
+    /// <summary>The pool's immutable per-call data, copied here so a call reads one object, not two.</summary>
+    public readonly BlockPool.CallView View;
+
+    public PoolCache(BlockPool pool, in BlockPool.CallView view, Thread owner, Magazine* loaded, Magazine* previous)
     {
         Pool = pool;
+        View = view;
         Owner = owner;
         Loaded = loaded;
         Previous = previous;
@@ -52,6 +62,43 @@ internal sealed unsafe class PoolCache
 internal static class ThreadCaches
 {
     [ThreadStatic] private static PoolCache?[]? t_byPool;
+
+    /// <summary>The two pool handles this thread called through last, and its caches for those pools.</summary>
+    private struct LastUsed
+    {
+        public ulong Handle;
+        public PoolCache? Cache;
+        public ulong OlderHandle;
+        public PoolCache? OlderCache;
+    }
+
+    [ThreadStatic] private static LastUsed t_lastUsed;
+
+    /// <summary>
+    /// The calling thread's cache for the pool behind <paramref name="handle"/> when it is one of
+    /// the two handles the thread called through last, else null: one TLS access and a compare
+    /// instead of the handle table and the per-pool array (most threads use one or two pools at
+    /// a time). A match only says the handle was valid then; the caller checks
+    /// <see cref="PoolCache.Revoked"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PoolCache? ForLastHandle(ulong handle)
+    {
+        ref LastUsed last = ref t_lastUsed;
+        if (last.Handle == handle) return last.Cache;
+        return last.OlderHandle == handle ? last.OlderCache : null;
+    }
+
+    /// <summary>Makes <paramref name="cache"/> the one <see cref="ForLastHandle"/> finds for <paramref name="handle"/> (never 0: unregistered pools are not remembered).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void RememberLastHandle(ulong handle, PoolCache cache)
+    {
+        ref LastUsed last = ref t_lastUsed;
+        last.OlderHandle = last.Handle;
+        last.OlderCache = last.Cache;
+        last.Handle = handle;
+        last.Cache = cache;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PoolCache? Get(BlockPool pool, int poolId)

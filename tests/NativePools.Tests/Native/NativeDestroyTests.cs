@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using NativePools.Tests.Support;
 using NUnit.Framework;
 using static NativePools.Tests.Native.NativeApi;
@@ -61,6 +62,71 @@ public sealed unsafe class NativeDestroyTests
         finally
         {
             Assert.That(np_pool_destroy(next), Is.Zero);
+        }
+    }
+
+    /// <summary>
+    /// A thread remembers the pool handle it last called through and skips the handle table while
+    /// it keeps using that handle. Switching pools, destroying the remembered pool (with or
+    /// without switching first) and reusing its slot must all still give exact answers.
+    /// </summary>
+    [Test]
+    public void S21_LastUsedHandleShortcut_SurvivesSwitchingAndDestroy()
+    {
+        ulong first = NativePresetPools.Create(NpConstants.NP_POOL_PRESET_SMALL);
+        ulong second = NativePresetPools.Create(NpConstants.NP_POOL_PRESET_SMALL);
+        var fromFirst = new List<nint>();
+        for (int round = 0; round < 300; round++)
+        {
+            void* a;
+            void* b;
+            Assert.That(np_pool_alloc(first, &a), Is.Zero);
+            Assert.That(np_pool_alloc(first, &a), Is.Zero, "twice in a row: the second call takes the shortcut");
+            fromFirst.Add((nint)a);
+            Assert.That(np_pool_alloc(second, &b), Is.Zero);
+            int owned = -1;
+            Assert.That(np_pool_owns(first, b, &owned), Is.Zero);
+            Assert.That(owned, Is.EqualTo(NpConstants.NP_BLOCK_NOT_OWNED));
+            Assert.That((NpStatus)np_pool_free(first, b), Is.EqualTo(NpStatus.ForeignPointer), "a block of the other pool, handle of the remembered one");
+            Assert.That(np_pool_free(second, b), Is.Zero);
+            Assert.That((NpStatus)np_pool_free(second, b), Is.EqualTo(NpStatus.DoubleFree), "second free through the remembered handle");
+        }
+        for (int i = 0; i < fromFirst.Count; i += 2)
+            Assert.That(np_pool_free(first, (void*)fromFirst[i]), Is.Zero);
+        Assert.That((NpStatus)np_pool_free(first, (void*)fromFirst[0]), Is.EqualTo(NpStatus.DoubleFree));
+
+        // Destroy the pool this thread used last, then use its handle: the shortcut must notice.
+        Assert.That(np_pool_destroy(first), Is.Zero);
+        void* stale = (void*)1;
+        Assert.That((NpStatus)np_pool_alloc(first, &stale), Is.EqualTo(NpStatus.InvalidHandle));
+        Assert.That((nint)stale, Is.EqualTo((nint)0));
+        Assert.That((NpStatus)np_pool_free(first, (void*)fromFirst[1]), Is.EqualTo(NpStatus.InvalidHandle));
+
+        // Remember the second pool, destroy it, and let a new pool take a slot.
+        void* c;
+        Assert.That(np_pool_alloc(second, &c), Is.Zero);
+        Assert.That(np_pool_free(second, c), Is.Zero);
+        Assert.That(np_pool_destroy(second), Is.Zero);
+        ulong third = NativePresetPools.Create(NpConstants.NP_POOL_PRESET_SMALL);
+        try
+        {
+            Assert.That((NpStatus)np_pool_free(second, c), Is.EqualTo(NpStatus.InvalidHandle));
+            Assert.That((NpStatus)np_pool_alloc(second, &c), Is.EqualTo(NpStatus.InvalidHandle));
+            for (int i = 0; i < 3; i++)
+            {
+                Assert.That(np_pool_alloc(third, &c), Is.Zero);
+                Assert.That(np_pool_free(third, c), Is.Zero);
+            }
+            var stats = new NpPoolStats { struct_size = (uint)sizeof(NpPoolStats) };
+            Assert.That(np_pool_get_stats(third, &stats), Is.Zero);
+            Assert.That(stats.in_use, Is.Zero);
+            Assert.That(stats.allocations, Is.EqualTo(3UL));
+            Assert.That(stats.frees, Is.EqualTo(3UL));
+            Assert.That(np_pool_validate(third, null), Is.Zero);
+        }
+        finally
+        {
+            Assert.That(np_pool_destroy(third), Is.Zero);
         }
     }
 
