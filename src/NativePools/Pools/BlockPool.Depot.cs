@@ -188,7 +188,8 @@ public sealed unsafe partial class BlockPool
                 LastError.Set(NpStatus.OutOfMemory, "no memory for a thread cache of pool '{s}'", subject: Label);
                 return null;
             }
-            var cache = new PoolCache(this, _callView, Thread.CurrentThread, loaded, previous) { PeakEpoch = _peakEpoch };
+            var cache = new PoolCache(this, _callView, Thread.CurrentThread, loaded, previous);
+            cache.PeakEpoch = _peakEpoch;
             _caches.Add(cache);
             ThreadCaches.Set(_id, cache);
             return cache;
