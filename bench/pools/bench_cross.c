@@ -83,7 +83,10 @@ static inline int consume(lane* l, uint64_t* block, uint64_t expected, uint64_t 
 {
     int in_order = ((volatile uint64_t*)block)[0] == expected;
     if ((n & SAMPLE_MASK) == 0) {
-        latency_record(&l->transit, bench_ticks_to_ns(bench_ticks() - ((volatile uint64_t*)block)[1]));
+        /* The producer stamped the block on another CPU, whose cycle counter may run a little
+         * ahead of this one's: a transit shorter than that skew reads as negative, so count it as 0. */
+        uint64_t now = bench_ticks(), stamped = ((volatile uint64_t*)block)[1];
+        latency_record(&l->transit, now > stamped ? bench_ticks_to_ns(now - stamped) : 0);
         l->occupancy_sum += spsc_ring_occupancy(&l->ring);
         l->occupancy_samples++;
     }
