@@ -1,7 +1,9 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using NativePools.Handles;
 using NativePools.Native.Abi;
+using NativePools.Native.ThreadSlot;
 using NativePools.Pools;
 
 namespace NativePools.Native.Exports;
@@ -119,19 +121,28 @@ public static unsafe class PoolExports
         try
         {
             if (block == null) return (int)Shim.Null(nameof(block));
-            if (BlockPool.TryAllocByLastHandle(pool, out nint fast))
+            nint state = PoolThreadSlot.Find(pool);
+            if (state != 0 && BlockPool.TryAllocFast(state, out nint fast))
             {
                 *block = (void*)fast;
                 return (int)NpStatus.Ok;
             }
-            *block = null;
-            BlockPool? p = Pools.Get(pool);
-            if (p is null) return (int)Shim.BadHandle(pool, "pool");
-            NpStatus status = p.Alloc(out nint b);
-            *block = (void*)b;
-            return (int)status;
+            return AllocGeneral(pool, block, rememberAfter: state == 0);
         }
         catch (Exception e) { return (int)Shim.Caught(e); }
+    }
+
+    // Out of line so that the fast path above keeps a small frame (fewer registers to save).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int AllocGeneral(ulong pool, void** block, bool rememberAfter)
+    {
+        *block = null;
+        BlockPool? p = Pools.Get(pool);
+        if (p is null) return (int)Shim.BadHandle(pool, "pool");
+        NpStatus status = p.Alloc(out nint b);
+        if (status == NpStatus.Ok && rememberAfter) PoolThreadSlot.Remember(pool, p);
+        *block = (void*)b;
+        return (int)status;
     }
 
     /// <summary>Returns one block. O(1); never reads or writes the block unless NP_POOL_POISON_ON_FREE is set.</summary>
@@ -144,12 +155,21 @@ public static unsafe class PoolExports
     {
         try
         {
-            if (BlockPool.TryFreeByLastHandle(pool, (nint)block)) return (int)NpStatus.Ok;
-            BlockPool? p = Pools.Get(pool);
-            if (p is null) return (int)Shim.BadHandle(pool, "pool");
-            return (int)p.Free((nint)block);
+            nint state = PoolThreadSlot.Find(pool);
+            if (state != 0 && BlockPool.TryFreeFast(state, (nint)block)) return (int)NpStatus.Ok;
+            return FreeGeneral(pool, block, rememberAfter: state == 0);
         }
         catch (Exception e) { return (int)Shim.Caught(e); }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int FreeGeneral(ulong pool, void* block, bool rememberAfter)
+    {
+        BlockPool? p = Pools.Get(pool);
+        if (p is null) return (int)Shim.BadHandle(pool, "pool");
+        NpStatus status = p.Free((nint)block);
+        if (status == NpStatus.Ok && rememberAfter) PoolThreadSlot.Remember(pool, p);
+        return (int)status;
     }
 
     /// <summary>

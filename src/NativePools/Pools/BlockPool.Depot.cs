@@ -188,7 +188,15 @@ public sealed unsafe partial class BlockPool
                 LastError.Set(NpStatus.OutOfMemory, "no memory for a thread cache of pool '{s}'", subject: Label);
                 return null;
             }
-            var cache = new PoolCache(this, _callView, Thread.CurrentThread, loaded, previous);
+            ThreadCacheState* state = ThreadCacheState.Allocate(_callView);
+            if (state is null)
+            {
+                PushEmptyLocked(loaded);
+                PushEmptyLocked(previous);
+                LastError.Set(NpStatus.OutOfMemory, "no memory for a thread cache of pool '{s}'", subject: Label);
+                return null;
+            }
+            var cache = new PoolCache(this, state, Thread.CurrentThread, loaded, previous);
             cache.PeakEpoch = _peakEpoch;
             _caches.Add(cache);
             ThreadCaches.Set(_id, cache);
@@ -328,11 +336,10 @@ public sealed unsafe partial class BlockPool
             ReportPeakLocked(cache);
             RetireMagazineLocked(cache.Loaded);
             RetireMagazineLocked(cache.Previous);
-            cache.Loaded = cache.Previous = null;
-            cache.Revoked = true;
             _retiredCreated += cache.Created;
             _retiredReused += cache.Reused;
             _retiredFrees += cache.Frees;
+            cache.Release();
             _caches[i] = _caches[^1];
             _caches.RemoveAt(_caches.Count - 1);
             _cachesReclaimed++;

@@ -25,9 +25,9 @@ namespace NativePools.Pools;
 /// whole magazine with the depot under <see cref="_lock"/>. Growth, trim, validate, stats and
 /// the reclaiming of caches of exited threads happen under that lock too
 /// (this file: hot paths; BlockPool.Depot.cs: exchange and growth; BlockPool.Maintenance.cs).
-/// A caller holding only a handle can reach the thread's cache without the handle table
-/// (<see cref="TryAllocByLastHandle"/>); each cache carries a copy of the pool's per-call
-/// fields (<see cref="CallView"/>) so such a call reads one object.
+/// A caller that remembers the thread's cache state (the export layer does, per thread) can skip
+/// the pool lookup (<see cref="TryAllocFast"/>); each state carries a copy of the pool's
+/// per-call fields (<see cref="CallView"/>), so a call reads one block of memory.
 ///
 /// Double frees: a free that happens after the first free of the same block (in program
 /// order or through any synchronisation) is always rejected. Two threads freeing the same
@@ -85,8 +85,9 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
         public readonly byte* BlockStates = pool._blockStates;
         public readonly long* HighWaterBlocks = pool._highWaterBlocks;
         public readonly int MagazineCapacity = pool._magazineCapacity;
-        public readonly bool AtomicState = pool._atomicState;
         public readonly bool TouchesBlocks = pool._touchesBlocks;
+        /// <summary>Neither atomic states nor flags that touch blocks: the inline alloc and free apply.</summary>
+        public readonly bool Plain = !pool._atomicState && !pool._touchesBlocks;
     }
 
     private readonly CallView _callView;
@@ -250,14 +251,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     public NpStatus Alloc(out nint block)
     {
         PoolCache? cache = ThreadCaches.Get(this, _id);
-        if (cache is not null)
-        {
-            if (TryAllocCached(cache, out block))
-            {
-                if (Handle != 0) ThreadCaches.RememberLastHandle(Handle, cache);
-                return NpStatus.Ok;
-            }
-        }
+        if (cache is not null && TryAllocFrom(cache.State, out block, knownPlain: false)) return NpStatus.Ok;
         return AllocSlow(out block);
     }
 
@@ -266,55 +260,64 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     public NpStatus Free(nint block)
     {
         PoolCache? cache = ThreadCaches.Get(this, _id);
-        if (cache is not null && TryFreeCached(cache, block))
-        {
-            if (Handle != 0) ThreadCaches.RememberLastHandle(Handle, cache);
-            return NpStatus.Ok;
-        }
+        if (cache is not null && TryFreeInto(cache.State, block, knownPlain: false)) return NpStatus.Ok;
         return FreeSlow(block);
     }
 
+    // ---- the same, for a caller that remembers the calling thread's cache state itself
+
+    private static long s_destroyedPools;
+
     /// <summary>
-    /// <see cref="Alloc"/> for a caller that holds only a handle: succeeds when the handle is the
-    /// one the calling thread last used (see <see cref="ThreadCaches.ForLastHandle"/>) and the
-    /// thread's magazine can serve. False means nothing happened; take the general path.
+    /// Pools destroyed so far in the process. Destroying a pool frees its threads' cache states,
+    /// so a state remembered (see <see cref="CallingThreadState"/>) is valid only while this count
+    /// is the one read when it was remembered.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryAllocByLastHandle(ulong handle, out nint block)
+    public static long DestroyedPools => Volatile.Read(ref s_destroyedPools);
+
+    /// <summary>
+    /// The calling thread's cache state for this pool, for <see cref="TryAllocFast"/> and
+    /// <see cref="TryFreeFast"/>; 0 before the thread's first call, and for pools whose every call
+    /// takes the general path (atomic states, poison or zero flags). Valid for the calling thread
+    /// only, and only until <see cref="DestroyedPools"/> changes (the owner thread's exit ends it
+    /// too, but then nothing on that thread can call again).
+    /// </summary>
+    public nint CallingThreadState()
     {
-        PoolCache? cache = ThreadCaches.ForLastHandle(handle);
-        if (cache is not null && !cache.Revoked) return TryAllocCached(cache, out block);
-        block = 0;
-        return false;
+        PoolCache? cache = ThreadCaches.Get(this, _id);
+        return cache is not null && cache.View.Plain ? (nint)cache.State : 0;
     }
 
-    /// <summary><see cref="Free"/> by handle, on the same terms as <see cref="TryAllocByLastHandle"/>: false means nothing happened (including every invalid pointer).</summary>
+    /// <summary><see cref="Alloc"/> through a state from <see cref="CallingThreadState"/>: true with a block, or false having done nothing (take the general path).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryFreeByLastHandle(ulong handle, nint block)
-    {
-        PoolCache? cache = ThreadCaches.ForLastHandle(handle);
-        return cache is not null && !cache.Revoked && TryFreeCached(cache, block);
-    }
+    public static bool TryAllocFast(nint state, out nint block) => TryAllocFrom((ThreadCacheState*)state, out block, knownPlain: true);
+
+    /// <summary><see cref="Free"/> through a state from <see cref="CallingThreadState"/>: true when freed, false having done nothing (every invalid pointer included).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryFreeFast(nint state, nint block) => TryFreeInto((ThreadCacheState*)state, block, knownPlain: true);
 
     /// <summary>The common alloc: a block from the thread's loaded magazine, with no lock and no locked instruction.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryAllocCached(PoolCache cache, out nint block)
+    private static bool TryAllocFrom(ThreadCacheState* cache, out nint block, bool knownPlain)
     {
-        Magazine* loaded = cache.Loaded;
+        Magazine* loaded = cache->Loaded;
         int count = loaded->Count;
-        if (count != 0 && !cache.View.AtomicState)
+        if (count != 0 && (knownPlain || cache->View.Plain))
         {
             int index = Magazine.Rounds(loaded)[count - 1];
-            byte* states = cache.View.BlockStates;
+            byte* states = cache->View.BlockStates;
             byte state = states[index];
             if (state != StateAllocated)
             {
-                long sequence = cache.Sequence;
-                Volatile.Write(ref cache.Sequence, sequence + 1);
+                long sequence = cache->Sequence;
+                Volatile.Write(ref cache->Sequence, sequence + 1);
                 loaded->Count = count - 1;
                 Volatile.Write(ref states[index], StateAllocated);
-                block = HandedOut(cache, index, state);
-                Volatile.Write(ref cache.Sequence, sequence + 2);
+                if (state == StateFresh) cache->Created++;
+                else cache->Reused++;
+                if (++cache->Net > cache->MaxNet) cache->MaxNet = cache->Net;
+                block = (nint)(cache->View.Blocks + (ulong)index * cache->View.Stride);
+                Volatile.Write(ref cache->Sequence, sequence + 2);
                 return true;
             }
         }
@@ -324,31 +327,45 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
 
     /// <summary>The common free: a valid block into the thread's loaded magazine when it has room.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryFreeCached(PoolCache cache, nint block)
+    private static bool TryFreeInto(ThreadCacheState* cache, nint block, bool knownPlain)
     {
-        ref readonly CallView view = ref cache.View;
+        ref readonly CallView view = ref cache->View;
         // One multiply tells both "is a block start" and which block; the bound check also
         // rejects everything below the pool (the subtraction wraps to a huge value).
         ulong index = view.Divider.QuotientIfExact((ulong)block - (ulong)view.Blocks);
-        if (index < (ulong)Volatile.Read(ref *view.HighWaterBlocks) && view.BlockStates[index] == StateAllocated && !view.AtomicState)
+        if (index >= (ulong)cache->HighWaterSeen && !RefreshHighWaterSeen(cache, index)) return false;
+        if (view.BlockStates[index] == StateAllocated && (knownPlain || view.Plain))
         {
-            Magazine* loaded = cache.Loaded;
+            Magazine* loaded = cache->Loaded;
             int count = loaded->Count;
             if (count != view.MagazineCapacity)
             {
-                long sequence = cache.Sequence;
-                Volatile.Write(ref cache.Sequence, sequence + 1);
+                long sequence = cache->Sequence;
+                Volatile.Write(ref cache->Sequence, sequence + 1);
                 Volatile.Write(ref view.BlockStates[index], StateFree);
-                if (view.TouchesBlocks) cache.Pool.Poison(index);
                 Magazine.Rounds(loaded)[count] = (int)index;
                 loaded->Count = count + 1;
-                cache.Frees++;
-                cache.Net--;
-                Volatile.Write(ref cache.Sequence, sequence + 2);
+                cache->Frees++;
+                cache->Net--;
+                Volatile.Write(ref cache->Sequence, sequence + 2);
                 return true;
             }
         }
         return false;
+    }
+
+    /// <summary>
+    /// The bound check of a free against the pool's high-water mark, when the thread's copy of it
+    /// is too low: reads the pool's (a line every thread shares) and keeps it. The mark only grows
+    /// while the pool lives, so an old copy only sends more frees here, never lets a bad one pass.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool RefreshHighWaterSeen(ThreadCacheState* cache, ulong index)
+    {
+        long highWater = Volatile.Read(ref *cache->View.HighWaterBlocks);
+        if (index >= (ulong)highWater) return false;
+        cache->HighWaterSeen = highWater;
+        return true;
     }
 
     /// <summary>
@@ -549,7 +566,8 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
             _id = -1;
             Volatile.Write(ref *_highWaterBlocks, 0);
             FreeAllMagazinesLocked();
-            foreach (PoolCache cache in _caches) cache.Revoked = true;
+            Interlocked.Increment(ref s_destroyedPools); // before the states go: see DestroyedPools
+            foreach (PoolCache cache in _caches) cache.Release();
             _caches.Clear();
             if (_ownsReservation) VirtualMemory.Release((nint)_blocks, (nuint)_blocksReservedBytes);
             VirtualMemory.Release((nint)_chunkStates, (nuint)_metaReservedBytes);

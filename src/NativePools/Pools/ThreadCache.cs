@@ -6,6 +6,39 @@ using System.Threading;
 namespace NativePools.Pools;
 
 /// <summary>
+/// What alloc and free read and write of one thread's cache, in native memory of its own
+/// (128-byte aligned and sized, so adjacent-line prefetch never pairs it with another
+/// thread's). Native so that the export layer can remember it for the calling thread in a plain
+/// thread-local slot (see <see cref="BlockPool.TryAllocFast"/>) without a GC handle.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct ThreadCacheState
+{
+    public Magazine* Loaded;
+    public Magazine* Previous;
+    public long Sequence;
+    public long Created;
+    public long Reused;
+    public long Frees;
+    public long Net;
+    public long MaxNet;
+    public int PeakEpoch;
+    /// <summary>The pool's high-water mark (blocks) as this thread last read it; see BlockPool.RefreshHighWaterSeen.</summary>
+    public long HighWaterSeen;
+    public BlockPool.CallView View;
+
+    public static ThreadCacheState* Allocate(in BlockPool.CallView view)
+    {
+        nuint bytes = (nuint)((sizeof(ThreadCacheState) + 127) & ~127);
+        var state = (ThreadCacheState*)NativeMemory.AlignedAlloc(bytes, 128);
+        if (state is null) return null;
+        NativeMemory.Clear(state, bytes);
+        state->View = view;
+        return state;
+    }
+}
+
+/// <summary>
 /// One thread's cache for one pool: a loaded and a previous magazine (so a thread that
 /// alternates alloc and free at a magazine boundary does not bounce on the depot) and the
 /// thread's own counters. Only the owner thread writes it, so nothing here is atomic;
@@ -17,34 +50,14 @@ internal sealed unsafe class PoolCache
     public readonly BlockPool Pool;
     public readonly Thread Owner;
 
-    /// <summary>
-    /// What the owner writes on every call, 128 bytes clear of anything outside it (adjacent-line
-    /// prefetch pairs 64-byte lines): caches of different threads are allocated side by side, and
-    /// without the gap a producer's and a consumer's counters share lines that bounce between
-    /// their cores on every call.
-    /// </summary>
-    [StructLayout(LayoutKind.Explicit, Size = 2 * Gap + 9 * 8)]
-    private struct OwnerWritten
-    {
-        private const int Gap = 128;
-        [FieldOffset(Gap + 0)] public Magazine* Loaded;
-        [FieldOffset(Gap + 8)] public Magazine* Previous;
-        [FieldOffset(Gap + 16)] public long Sequence;
-        [FieldOffset(Gap + 24)] public long Created;
-        [FieldOffset(Gap + 32)] public long Reused;
-        [FieldOffset(Gap + 40)] public long Frees;
-        [FieldOffset(Gap + 48)] public long Net;
-        [FieldOffset(Gap + 56)] public long MaxNet;
-        [FieldOffset(Gap + 64)] public int PeakEpoch;
-    }
-
-    private OwnerWritten _owner;
+    /// <summary>The per-call part; freed (and set to null) when the pool reclaims the cache or is disposed.</summary>
+    public ThreadCacheState* State { get; private set; }
 
     /// <summary>The magazine alloc and free work on.</summary>
-    public ref Magazine* Loaded => ref _owner.Loaded;
+    public ref Magazine* Loaded => ref State->Loaded;
 
     /// <summary>The other magazine, swapped in before going to the depot.</summary>
-    public ref Magazine* Previous => ref _owner.Previous;
+    public ref Magazine* Previous => ref State->Previous;
 
     /// <summary>
     /// Odd while the owner is inside an operation on this pool, even between operations. The
@@ -52,38 +65,39 @@ internal sealed unsafe class PoolCache
     /// that sees the same even value before and after a walk knows the walk saw no half-done
     /// operation of this thread.
     /// </summary>
-    public ref long Sequence => ref _owner.Sequence;
+    public ref long Sequence => ref State->Sequence;
 
     // Event counters (owner thread only).
-    public ref long Created => ref _owner.Created;
-    public ref long Reused => ref _owner.Reused;
-    public ref long Frees => ref _owner.Frees;
+    public ref long Created => ref State->Created;
+    public ref long Reused => ref State->Reused;
+    public ref long Frees => ref State->Frees;
 
     /// <summary>Allocations minus frees by this thread (negative for pure consumers).</summary>
-    public ref long Net => ref _owner.Net;
+    public ref long Net => ref State->Net;
 
     /// <summary>Highest <see cref="Net"/> since the pool last sampled it (see BlockPool.ReportPeakLocked).</summary>
-    public ref long MaxNet => ref _owner.MaxNet;
+    public ref long MaxNet => ref State->MaxNet;
 
     /// <summary>The pool's stats epoch when <see cref="MaxNet"/> started counting (ResetStats starts a new one).</summary>
-    public ref int PeakEpoch => ref _owner.PeakEpoch;
+    public ref int PeakEpoch => ref State->PeakEpoch;
 
-    /// <summary>
-    /// Set when the pool is destroyed (its magazines are gone). A thread that still holds this
-    /// cache as its last-used one sees it and takes the general path, which reports the handle.
-    /// </summary>
-    public bool Revoked;
+    /// <summary>The pool's immutable per-call data (a copy, so a call reads one block of memory).</summary>
+    public ref readonly BlockPool.CallView View => ref State->View;
 
-    /// <summary>The pool's immutable per-call data, copied here so a call reads one object, not two.</summary>
-    public readonly BlockPool.CallView View;
-
-    public PoolCache(BlockPool pool, in BlockPool.CallView view, Thread owner, Magazine* loaded, Magazine* previous)
+    public PoolCache(BlockPool pool, ThreadCacheState* state, Thread owner, Magazine* loaded, Magazine* previous)
     {
         Pool = pool;
-        View = view;
+        State = state;
         Owner = owner;
         Loaded = loaded;
         Previous = previous;
+    }
+
+    /// <summary>Frees the per-call part. Only once the owner can no longer use it: it has exited, or the pool is disposed.</summary>
+    public void Release()
+    {
+        NativeMemory.AlignedFree(State);
+        State = null;
     }
 }
 
@@ -94,43 +108,6 @@ internal sealed unsafe class PoolCache
 internal static class ThreadCaches
 {
     [ThreadStatic] private static PoolCache?[]? t_byPool;
-
-    /// <summary>The two pool handles this thread called through last, and its caches for those pools.</summary>
-    private struct LastUsed
-    {
-        public ulong Handle;
-        public PoolCache? Cache;
-        public ulong OlderHandle;
-        public PoolCache? OlderCache;
-    }
-
-    [ThreadStatic] private static LastUsed t_lastUsed;
-
-    /// <summary>
-    /// The calling thread's cache for the pool behind <paramref name="handle"/> when it is one of
-    /// the two handles the thread called through last, else null: one TLS access and a compare
-    /// instead of the handle table and the per-pool array (most threads use one or two pools at
-    /// a time). A match only says the handle was valid then; the caller checks
-    /// <see cref="PoolCache.Revoked"/>.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static PoolCache? ForLastHandle(ulong handle)
-    {
-        ref LastUsed last = ref t_lastUsed;
-        if (last.Handle == handle) return last.Cache;
-        return last.OlderHandle == handle ? last.OlderCache : null;
-    }
-
-    /// <summary>Makes <paramref name="cache"/> the one <see cref="ForLastHandle"/> finds for <paramref name="handle"/> (never 0: unregistered pools are not remembered).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void RememberLastHandle(ulong handle, PoolCache cache)
-    {
-        ref LastUsed last = ref t_lastUsed;
-        last.OlderHandle = last.Handle;
-        last.OlderCache = last.Cache;
-        last.Handle = handle;
-        last.Cache = cache;
-    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PoolCache? Get(BlockPool pool, int poolId)

@@ -1,4 +1,6 @@
+using System;
 using System.Collections.Generic;
+using System.Threading;
 using NativePools.Tests.Support;
 using NUnit.Framework;
 using static NativePools.Tests.Native.NativeApi;
@@ -127,6 +129,77 @@ public sealed unsafe class NativeDestroyTests
         finally
         {
             Assert.That(np_pool_destroy(third), Is.Zero);
+        }
+    }
+
+    /// <summary>
+    /// What the remembered-pool shortcut keeps per thread must not outlive its reasons: destroying
+    /// any other pool (which frees that pool's thread states) and growth by another thread (which
+    /// raises the high-water mark the thread copied) must leave calls through the remembered
+    /// handle exact, with bad frees still rejected.
+    /// </summary>
+    [Test]
+    public void S21_RememberedPool_SurvivesOtherDestroysAndGrowthByAnotherThread()
+    {
+        ulong kept = NativePresetPools.Create(NpConstants.NP_POOL_PRESET_SMALL);
+        try
+        {
+            void* b;
+            Assert.That(np_pool_alloc(kept, &b), Is.Zero);
+            Assert.That(np_pool_free(kept, b), Is.Zero, "remembered, with the current high-water mark");
+            var stats = new NpPoolStats { struct_size = (uint)sizeof(NpPoolStats) };
+            Assert.That(np_pool_get_stats(kept, &stats), Is.Zero);
+            ulong capacityBefore = stats.capacity;
+            ulong stride = stats.block_stride;
+
+            // Other pools come and go between calls on the remembered one.
+            for (int round = 0; round < 20; round++)
+            {
+                ulong other = NativePresetPools.Create(NpConstants.NP_POOL_PRESET_SMALL);
+                void* o;
+                Assert.That(np_pool_alloc(other, &o), Is.Zero);
+                Assert.That(np_pool_alloc(kept, &b), Is.Zero);
+                Assert.That(np_pool_destroy(other), Is.Zero);
+                Assert.That(np_pool_free(kept, b), Is.Zero, $"round {round}: free after another pool's destroy");
+                Assert.That((NpStatus)np_pool_free(kept, b), Is.EqualTo(NpStatus.DoubleFree), $"round {round}");
+                Assert.That((NpStatus)np_pool_free(other, o), Is.EqualTo(NpStatus.InvalidHandle), $"round {round}");
+            }
+
+            // Another thread grows the pool past what this thread has seen, and hands its blocks over.
+            int count = checked((int)capacityBefore + 64);
+            var grown = new nint[count];
+            int failed = -1;
+            var grower = new Thread(() =>
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    void* g;
+                    if (np_pool_alloc(kept, &g) != 0) { failed = i; return; }
+                    grown[i] = (nint)g;
+                }
+            });
+            grower.Start();
+            grower.Join();
+            Assert.That(failed, Is.EqualTo(-1), "the other thread's allocations");
+            Assert.That(np_pool_get_stats(kept, &stats), Is.Zero);
+            Assert.That(stats.capacity, Is.GreaterThan(capacityBefore), "the pool grew");
+
+            nint highest = 0;
+            foreach (nint g in grown) highest = Math.Max(highest, g);
+            nint pastEnd = highest + (nint)(stats.capacity - stats.in_use + 1) * (nint)stride;
+            Assert.That((NpStatus)np_pool_free(kept, (void*)pastEnd), Is.EqualTo(NpStatus.ForeignPointer), "a block start past every committed block");
+            foreach (nint g in grown)
+                Assert.That(np_pool_free(kept, (void*)g), Is.Zero, "a block above this thread's copy of the mark");
+            Assert.That((NpStatus)np_pool_free(kept, (void*)highest), Is.EqualTo(NpStatus.DoubleFree));
+
+            Assert.That(np_pool_get_stats(kept, &stats), Is.Zero);
+            Assert.That(stats.in_use, Is.Zero);
+            Assert.That(stats.allocations, Is.EqualTo(stats.frees));
+            Assert.That(np_pool_validate(kept, null), Is.Zero);
+        }
+        finally
+        {
+            Assert.That(np_pool_destroy(kept), Is.Zero);
         }
     }
 
