@@ -75,9 +75,18 @@ class _Scratch(threading.local):
         self.count_ref = ctypes.byref(self.count)
         self.state = ctypes.c_int32()
         self.state_ref = ctypes.byref(self.state)
+        self.address = ctypes.c_void_p()  # free()'s block argument, set per call
 
 
 _scratch = _Scratch()
+
+
+def _without_argtypes(lib, name):
+    """A second function object for an export, with the default restype (int: np_status) and no
+    argtypes; callers must pass C values only (see Pool._handle_value)."""
+    function = lib._FuncPtr((name, lib))
+    function.restype = ctypes.c_int32
+    return function
 
 
 class Pool:
@@ -137,13 +146,18 @@ class Pool:
         _check(lib, lib.np_pool_create(ctypes.byref(options), ctypes.byref(handle)))
         self._lib = lib
         self._handle = handle.value
-        # Hot calls pass this prebuilt argument: converting a Python int costs ctypes about 0.3 µs per call.
+        # Calls with argtypes pass this prebuilt argument: converting a Python int costs ctypes about 0.3 µs per call.
         self._handle_arg = _native.np_pool(self._handle)
+        # alloc() and free() go further: their function objects have no argtypes, so ctypes does not
+        # call a from_param per argument (about 0.1-0.3 µs each here); they get arguments that are
+        # already C values: this one is copied as is, out-parameters are byref() objects, and free's
+        # block goes in a reused c_void_p.
+        self._handle_value = _native.np_pool.from_param(self._handle)
         self.block_size = options.block_size
         self.name = name
         # Pre-bound function objects keep the hot methods to one attribute load per call.
-        self._np_alloc = lib.np_pool_alloc
-        self._np_free = lib.np_pool_free
+        self._np_alloc = _without_argtypes(lib, "np_pool_alloc")
+        self._np_free = _without_argtypes(lib, "np_pool_free")
         self._np_alloc_batch = lib.np_pool_alloc_batch
         self._np_free_batch = lib.np_pool_free_batch
         self._np_owns = lib.np_pool_owns
@@ -153,14 +167,23 @@ class Pool:
     def alloc(self) -> int:
         """Takes one block and returns its address."""
         scratch = _scratch
-        status = self._np_alloc(self._handle_arg, scratch.block_ref)
+        status = self._np_alloc(self._handle_value, scratch.block_ref)
         if status:
             raise error_for(self._lib, status)
         return scratch.block.value
 
     def free(self, address: int) -> None:
         """Returns one block."""
-        status = self._np_free(self._handle_arg, address)
+        # ctypes would keep only the low 64 bits of a wider int (which may name a real block).
+        try:
+            outside = address >> 64
+        except TypeError:
+            raise TypeError(f"a block address is an int, not {type(address).__name__}") from None
+        if outside:
+            raise OverflowError(f"{address:#x} is not a 64-bit address")
+        argument = _scratch.address
+        argument.value = address
+        status = self._np_free(self._handle_value, argument)
         if status:
             raise error_for(self._lib, status)
 
@@ -256,6 +279,7 @@ class Pool:
         handle, self._handle = self._handle, 0
         if handle:
             self._handle_arg = _native.np_pool(0)  # later calls get NP_E_INVALID_HANDLE
+            self._handle_value = _native.np_pool.from_param(0)
             _check(self._lib, self._lib.np_pool_destroy(handle))
 
     def __enter__(self) -> "Pool":

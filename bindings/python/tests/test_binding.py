@@ -124,6 +124,41 @@ class PoolApi(PoolTestCase):
         self.assertEqual(caught.exception.status, abi.NP_E_INVALID_HANDLE)
         self.assertIn("closed", repr(pool))
 
+    def test_free_passes_64_bit_addresses_and_rejects_non_addresses(self):
+        # alloc() and free() call the library without ctypes argtypes (see Pool._handle_value):
+        # the address must still arrive as all 64 bits, and bad arguments must still be refused.
+        pool = self.pool(64)
+        blocks = [pool.alloc() for _ in range(3)]
+        self.assertTrue(all(b > 2**32 for b in blocks), "blocks live above 4 GiB, so a truncated address would miss")
+        for bad in ("0x10", 1.5, b"x", None):
+            with self.assertRaises(TypeError, msg=repr(bad)):
+                pool.free(bad)
+        for outside in (2**64, 2**70 + blocks[0], -1, -blocks[0]):
+            with self.assertRaises(OverflowError, msg=hex(outside)):
+                pool.free(outside)
+        with self.assertRaises(NativePoolsError) as caught:
+            pool.free(0)
+        self.assertEqual(caught.exception.status, abi.NP_E_NULL_POINTER)
+        for garbage in (2**64 - 1, blocks[0] | (1 << 63)):
+            with self.assertRaises(NativePoolsError, msg=hex(garbage)) as caught:
+                pool.free(garbage)
+            self.assertEqual(caught.exception.status, abi.NP_E_FOREIGN_POINTER, hex(garbage))
+        with self.assertRaises(NativePoolsError) as caught:
+            pool.free(blocks[0] + 8)
+        self.assertEqual(caught.exception.status, abi.NP_E_INTERIOR_POINTER)
+        for block in blocks:
+            pool.free(block)
+        with self.assertRaises(NativePoolsError) as caught:
+            pool.free(blocks[1])
+        self.assertEqual(caught.exception.status, abi.NP_E_DOUBLE_FREE)
+        stats = pool.stats()
+        self.assertEqual((stats.in_use, stats.allocations, stats.frees), (0, 3, 3))
+        pool.close()
+        for call in (pool.alloc, lambda: pool.free(blocks[0])):
+            with self.assertRaises(NativePoolsError) as caught:
+                call()
+            self.assertEqual(caught.exception.status, abi.NP_E_INVALID_HANDLE)
+
     def test_options_reach_the_library(self):
         pool = self.pool(100, alignment=64, initial_blocks=10, growth_blocks=10, max_blocks=30, name="shaped")
         stats = pool.stats()
