@@ -188,6 +188,9 @@ int bench_cross_main(int argc, char** argv)
         bench_fail("--pairs > 0, --ring a power of two up to %d, --window below it", MAX_RING);
 
     bench_ticks_calibrate();
+    /* The host may have moved the two vCPUs since the last run: the core-to-core round trip says
+     * how far apart they are now (every figure of this scenario follows it). */
+    double round_trip_before_ns = bench_line_round_trip_ns(0.1);
     allocator a;
     allocator_open(&a, name, block_size);
     /* cross: one lane per producer/consumer pair; same: one lane per thread (2P). */
@@ -230,6 +233,7 @@ int bench_cross_main(int argc, char** argv)
             occupancy += (double)all[i].occupancy_sum / (double)all[i].occupancy_samples;
         latency_merge(transit, &all[i].transit);
     }
+    double round_trip_after_ns = bench_line_round_trip_ns(0.1);
     double pairs_per_s = (double)total / ((double)wall_ns / 1e9);
     double cpu_ns = (double)(cpu.user_ns + cpu.system_ns);
 
@@ -250,6 +254,8 @@ int bench_cross_main(int argc, char** argv)
     latency_record_metrics(&r, "transit", transit);
     bench_record_double(&r, "little_in_flight", pairs_per_s * latency_mean_ns(transit) / 1e9);
     bench_record_double(&r, "queued_sampled", occupancy);
+    bench_record_double(&r, "core_round_trip_before_ns", round_trip_before_ns);
+    bench_record_double(&r, "core_round_trip_after_ns", round_trip_after_ns);
     bench_record_end(&r);
 
     allocator_close(&a);

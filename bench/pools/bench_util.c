@@ -164,6 +164,45 @@ void bench_sleep_ns(uint64_t nanoseconds)
     }
 }
 
+typedef struct line_ping {
+    _Alignas(128) uint64_t turn; /* odd: the peer's turn; even: the caller's */
+    _Alignas(128) int stop;
+} line_ping;
+
+static void* line_pong(void* argument)
+{
+    line_ping* ping = argument;
+    uint64_t expected = 1;
+    while (!__atomic_load_n(&ping->stop, __ATOMIC_RELAXED)) {
+        if (__atomic_load_n(&ping->turn, __ATOMIC_ACQUIRE) == expected) {
+            __atomic_store_n(&ping->turn, expected + 1, __ATOMIC_RELEASE);
+            expected += 2;
+        } else {
+            BENCH_CPU_RELAX();
+        }
+    }
+    return NULL;
+}
+
+double bench_line_round_trip_ns(double seconds)
+{
+    line_ping* ping = bench_map(sizeof *ping);
+    pthread_t peer;
+    bench_thread_start(&peer, line_pong, ping);
+    uint64_t trips = 0, next = 0;
+    uint64_t t0 = bench_now_ns(), end = t0 + (uint64_t)(seconds * 1e9), t1 = t0;
+    for (;;) {
+        __atomic_store_n(&ping->turn, next + 1, __ATOMIC_RELEASE);
+        next += 2;
+        while (__atomic_load_n(&ping->turn, __ATOMIC_ACQUIRE) != next) BENCH_CPU_RELAX();
+        if ((++trips & 255) == 0 && (t1 = bench_now_ns()) >= end) break;
+    }
+    __atomic_store_n(&ping->stop, 1, __ATOMIC_RELAXED);
+    pthread_join(peer, NULL);
+    bench_unmap(ping, sizeof *ping);
+    return (double)(t1 - t0) / (double)trips;
+}
+
 /* ---------------------------------------------------------------- the process */
 
 int bench_library_mapped(const char* name_part)

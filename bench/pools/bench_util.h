@@ -91,6 +91,12 @@ void bench_gate_open(bench_gate* gate);
 /* Sleeps (parked, no CPU) for the given nanoseconds. */
 void bench_sleep_ns(uint64_t nanoseconds);
 
+/* Mean round trip of one cache line between this thread and a new one that pass it back and
+ * forth for about the given time, in ns: what a block or a metadata line costs to move between
+ * two cores right now. On a VM it changes as the host moves the vCPUs (about 30 ns on one
+ * physical core, 70 ns within a shared L3, 350 ns across). */
+double bench_line_round_trip_ns(double seconds);
+
 /* ---------------------------------------------------------------- the process */
 
 /* 1 when a mapped object of this process has this substring in its path (checks LD_PRELOAD took). */

@@ -46,6 +46,9 @@ def summarize(values: list) -> dict | list:
     return sorted({str(v) for v in values})
 
 
+PER_RUN_CROSS = ("pairs_per_s", "core_round_trip_before_ns", "core_round_trip_after_ns")
+
+
 def group(records: list[dict]) -> list[dict]:
     groups: "OrderedDict[tuple, list[dict]]" = OrderedDict()
     for record in records:
@@ -58,8 +61,13 @@ def group(records: list[dict]) -> list[dict]:
         names = list(OrderedDict.fromkeys(name for run in runs for name in run["metrics"]))
         metrics = {name: summarize([run["metrics"][name] for run in runs if name in run["metrics"]])
                    for name in names}
-        results.append({"scenario": scenario, "allocator": allocator, "params": runs[0]["params"],
-                        "runs": len(runs), "metrics": metrics})
+        result = {"scenario": scenario, "allocator": allocator, "params": runs[0]["params"],
+                  "runs": len(runs), "metrics": metrics}
+        if scenario == "cross_thread":
+            # Each run's throughput beside the core-to-core round trip measured around it: the
+            # host moves the vCPUs between runs, and the medians alone hide which run saw what.
+            result["per_run"] = [{k: run["metrics"][k] for k in PER_RUN_CROSS if k in run["metrics"]} for run in runs]
+        results.append(result)
     return results
 
 

@@ -209,7 +209,14 @@ def section_cross(doc, res) -> str:
                          number(m["cpu_ns_per_pair"]["median"]),
                          f"{number(m['transit_p50_ns']['median'])} / {number(m['transit_p99_ns']['median'])}",
                          f"{number(m['little_in_flight']['median'])} / {number(m['queued_sampled']['median'])}",
-                         number(m["content_errors"]["max"]), runs(cross)])
+                         round_trips(m), number(m["content_errors"]["max"]), runs(cross)])
+    per_run = []
+    for t in res.values("cross_thread", "threads"):
+        for mode in ("cross", "same"):
+            r = res.find("cross_thread", "nativepools", mode=mode, threads=t)
+            if r and r.get("per_run"):
+                listed = ", ".join(f"{number(run.get('pairs_per_s'))} ({round_trips_of(run)})" for run in r["per_run"])
+                per_run.append(f"- nativepools, {t} threads, {mode}: {listed}")
     if not rows:
         return ""
     return ("## 5. Cross-thread: producers allocate, consumers free (1 KiB, SPSC ring of 256 per pair)\n\n"
@@ -219,10 +226,28 @@ def section_cross(doc, res) -> str:
             "(summed over rings); the two should be close, the first a little higher (a block is in flight "
             "before it is pushed and after it is popped). With more threads than cores they part: a consumer "
             "takes no samples while it is off its core, which is when its ring fills up, so the sampled "
-            "occupancy is too low. Waiting is spin-then-yield, never parked.\n\n"
+            "occupancy is too low. Waiting is spin-then-yield, never parked. Core round trip: one cache line "
+            "passed between two threads and back, measured for 0.1 s just before and just after each run "
+            "(medians over the runs); a cross-thread pair moves at least the block's line from producer to "
+            "consumer, so its throughput follows this figure, which the host changes by moving the vCPUs.\n\n"
             + table(["threads", "allocator", "cross pairs/s", "same-thread pairs/s", "cross ÷ same", "CPU ns per pair",
-                     "transit p50 / p99 ns", "Little: in flight / sampled queued", "content errors", "runs"], rows)
+                     "transit p50 / p99 ns", "Little: in flight / sampled queued", "core round trip ns before / after",
+                     "content errors", "runs"], rows)
+            + ("\nEach nativepools run, pairs/s (core round trip ns before / after):\n\n" + "\n".join(per_run) + "\n"
+               if per_run else "")
             + "\n")
+
+
+def round_trips(m: dict) -> str:
+    before, after = m.get("core_round_trip_before_ns"), m.get("core_round_trip_after_ns")
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return "—"
+    return f"{number(before['median'])} / {number(after['median'])}"
+
+
+def round_trips_of(run: dict) -> str:
+    before, after = run.get("core_round_trip_before_ns"), run.get("core_round_trip_after_ns")
+    return "—" if before is None or after is None else f"{number(before)} / {number(after)}"
 
 
 def section_churn(doc, res) -> str:
