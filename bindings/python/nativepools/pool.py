@@ -75,10 +75,15 @@ class _Scratch(threading.local):
         self.count_ref = ctypes.byref(self.count)
         self.state = ctypes.c_int32()
         self.state_ref = ctypes.byref(self.state)
-        self.address = ctypes.c_void_p()  # free()'s block argument, set per call
+        # alloc()'s out-parameter as one attribute: each attribute read of a threading.local costs
+        # about 65 ns more than a plain one here, so hot paths read it once.
+        self.alloc_out = (self.block, self.block_ref)
 
 
 _scratch = _Scratch()
+
+
+_pointer_value = ctypes.c_void_p.from_param
 
 
 def _without_argtypes(lib, name):
@@ -166,11 +171,11 @@ class Pool:
 
     def alloc(self) -> int:
         """Takes one block and returns its address."""
-        scratch = _scratch
-        status = self._np_alloc(self._handle_value, scratch.block_ref)
+        block, block_ref = _scratch.alloc_out
+        status = self._np_alloc(self._handle_value, block_ref)
         if status:
             raise error_for(self._lib, status)
-        return scratch.block.value
+        return block.value
 
     def free(self, address: int) -> None:
         """Returns one block."""
@@ -181,9 +186,8 @@ class Pool:
             raise TypeError(f"a block address is an int, not {type(address).__name__}") from None
         if outside:
             raise OverflowError(f"{address:#x} is not a 64-bit address")
-        argument = _scratch.address
-        argument.value = address
-        status = self._np_free(self._handle_value, argument)
+        # A C value made directly (no per-thread scratch to look up, nothing shared between threads).
+        status = self._np_free(self._handle_value, _pointer_value(address))
         if status:
             raise error_for(self._lib, status)
 
