@@ -32,6 +32,9 @@ RUNS="${NP_BENCH_RUNS:-5}"
 RUNS_LONG="${NP_BENCH_RUNS_LONG:-3}"
 RUN_SECONDS="${NP_BENCH_SECONDS:-1}"
 ALLOCATORS=(nativepools mutex_pool glibc jemalloc mimalloc tcmalloc)
+# The library's design in plain C, with and without its checks (bench/pools/magazine_pool.c):
+# run where the library's boundary and checks decide the figure (calls, cross).
+DESIGN_PEERS=(magazine_pool magazine_pool_unchecked)
 MALLOCS=(glibc jemalloc mimalloc tcmalloc)
 ALL_SCENARIOS=(calls batch threads fresh cross churn metadata python)
 
@@ -119,7 +122,7 @@ progress() { printf '   %s\n' "$*"; }
 scenario_calls() {
   for run in $(seq "$RUNS"); do
     progress "run $run/$RUNS"
-    for a in "${ALLOCATORS[@]}"; do drive "$a" calls; done
+    for a in "${ALLOCATORS[@]}" "${DESIGN_PEERS[@]}"; do drive "$a" calls; done
   done
 }
 
@@ -162,7 +165,7 @@ scenario_cross() {
   for run in $(seq "$RUNS_LONG"); do
     for pairs in 1 4; do
       progress "run $run/$RUNS_LONG: $pairs producer(s) + $pairs consumer(s)"
-      for a in "${ALLOCATORS[@]}"; do
+      for a in "${ALLOCATORS[@]}" "${DESIGN_PEERS[@]}"; do
         drive "$a" cross --pairs "$pairs" --mode cross --seconds "$RUN_SECONDS"
         drive "$a" cross --pairs "$pairs" --mode same --seconds "$RUN_SECONDS"
       done

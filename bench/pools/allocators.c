@@ -67,6 +67,10 @@ void allocator_open(allocator* a, const char* name, size_t block_size)
     if (strcmp(name, "nativepools") == 0) {
         a->kind = ALLOCATOR_NATIVEPOOLS;
         a->pool = allocator_create_np_pool(block_size);
+    } else if (strcmp(name, "magazine_pool") == 0 || strcmp(name, "magazine_pool_unchecked") == 0) {
+        a->kind = ALLOCATOR_MAGAZINE_POOL;
+        if (magazine_pool_init(&a->magazine, block_size, strcmp(name, "magazine_pool") == 0) != 0)
+            bench_fail("magazine_pool_init failed");
     } else if (strcmp(name, "mutex_pool") == 0) {
         a->kind = ALLOCATOR_MUTEX_POOL;
         if (mutex_pool_init(&a->mutex, block_size, 0) != 0) bench_fail("mutex_pool_init failed");
@@ -75,7 +79,8 @@ void allocator_open(allocator* a, const char* name, size_t block_size)
         a->kind = ALLOCATOR_MALLOC;
         check_malloc_loaded(name);
     } else {
-        bench_fail("unknown allocator '%s' (nativepools, mutex_pool, glibc, jemalloc, mimalloc, tcmalloc)",
+        bench_fail("unknown allocator '%s' (nativepools, mutex_pool, magazine_pool, magazine_pool_unchecked, "
+                   "glibc, jemalloc, mimalloc, tcmalloc)",
                    name);
     }
 }
@@ -87,6 +92,8 @@ void allocator_close(allocator* a)
         if (status != NP_OK) allocator_np_failed("np_pool_destroy", status);
     } else if (a->kind == ALLOCATOR_MUTEX_POOL) {
         mutex_pool_destroy(&a->mutex);
+    } else if (a->kind == ALLOCATOR_MAGAZINE_POOL) {
+        magazine_pool_destroy(&a->magazine);
     }
     a->pool = 0;
 }

@@ -3,6 +3,10 @@
  *
  *   nativepools  libnativepools through its C ABI (np_pool_alloc / np_pool_free), as users call it
  *   mutex_pool   the mutex-protected free-list pool of mutex_pool.c (the reference design)
+ *   magazine_pool, magazine_pool_unchecked
+ *                the library's design in plain C (magazine_pool.c), with and without its per-block
+ *                checks and counters: the library's figure against these shows what the boundary
+ *                and the checks cost
  *   glibc, jemalloc, mimalloc, tcmalloc
  *                malloc/free of whichever allocator the process was started with: run.sh loads
  *                the peers with LD_PRELOAD, and allocator_open checks that the named one is the
@@ -17,21 +21,24 @@
 #include <stdlib.h>
 
 #include "bench_util.h"
+#include "magazine_pool.h"
 #include "mutex_pool.h"
 #include "nativepools.h"
 
 typedef enum allocator_kind {
     ALLOCATOR_NATIVEPOOLS,
     ALLOCATOR_MUTEX_POOL,
+    ALLOCATOR_MAGAZINE_POOL,
     ALLOCATOR_MALLOC,
 } allocator_kind;
 
 typedef struct allocator {
     allocator_kind kind;
-    const char* name;   /* as given: nativepools, mutex_pool, glibc, jemalloc, mimalloc, tcmalloc */
+    const char* name;   /* as given: nativepools, mutex_pool, magazine_pool[_unchecked], glibc, jemalloc, mimalloc, tcmalloc */
     size_t block_size;
     np_pool pool;       /* ALLOCATOR_NATIVEPOOLS */
     mutex_pool mutex;   /* ALLOCATOR_MUTEX_POOL */
+    magazine_pool magazine; /* ALLOCATOR_MAGAZINE_POOL */
 } allocator;
 
 /* Opens the named allocator for blocks of block_size bytes; exits with a message on failure. */
@@ -56,6 +63,9 @@ static inline void* allocator_alloc(allocator* a)
     case ALLOCATOR_MUTEX_POOL:
         block = mutex_pool_alloc(&a->mutex);
         break;
+    case ALLOCATOR_MAGAZINE_POOL:
+        block = magazine_pool_alloc(&a->magazine);
+        break;
     case ALLOCATOR_MALLOC:
         block = malloc(a->block_size);
         break;
@@ -74,6 +84,9 @@ static inline void allocator_free(allocator* a, void* block)
     }
     case ALLOCATOR_MUTEX_POOL:
         mutex_pool_free(&a->mutex, block);
+        break;
+    case ALLOCATOR_MAGAZINE_POOL:
+        if (magazine_pool_free(&a->magazine, block) != 0) bench_fail("%s refused the free of %p", a->name, block);
         break;
     case ALLOCATOR_MALLOC:
         free(block);

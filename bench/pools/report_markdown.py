@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 MALLOCS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
-ALLOCATORS = ["nativepools", "mutex_pool"] + MALLOCS
+# The library's design in plain C (bench/pools/magazine_pool.c), run in scenarios 1 and 5 only.
+DESIGN_PEERS = ["magazine_pool", "magazine_pool_unchecked"]
+ALLOCATORS = ["nativepools", "mutex_pool"] + MALLOCS + DESIGN_PEERS
 
 
 def number(value) -> str:
@@ -92,8 +94,8 @@ def section_goals(doc: dict) -> str:
     rows = []
     for g in doc["goals"]:
         verdict = {True: "met", False: "**not met**", None: "not measured"}[g["met"]]
-        rows.append([g["scenario"], g["name"], number(g["value"]), g["goal"], verdict])
-    return "## Goals of the issue\n\n" + table(["scenario", "measure", "value", "goal", ""], rows) + "\n"
+        rows.append([g["scenario"], g["name"], number(g["value"]), g["goal"], verdict, g.get("note", "")])
+    return "## Goals of the issue\n\n" + table(["scenario", "measure", "value", "goal", "", "note"], rows) + "\n"
 
 
 def section_single(doc, res) -> str:
@@ -105,7 +107,9 @@ def section_single(doc, res) -> str:
         r = res.find("single_call", a)
         rows.append([a, spread(metric(r, "pair_ns")), spread(metric(r, "pair_cpu_ns")), number(vs.get(a)), runs(r)])
     return ("## 1. One call per operation (264 B, one thread plus one idle thread)\n\n"
-            "ns per alloc+free pair; each run is the fastest of 15 rounds of 200,000 pairs.\n\n"
+            "ns per alloc+free pair; each run is the fastest of 15 rounds of 200,000 pairs. magazine_pool and "
+            "magazine_pool_unchecked: the library's design in plain C, called directly, with and without its "
+            "per-block checks and counters (see scenario 5).\n\n"
             + table(["", "ns per pair (wall)", "ns per pair (CPU)", "÷ nativepools", "runs"], rows)
             + f"\nnativepools pair / no-op pair: {spread(metric(pool, 'ratio_to_noop'))} (wall), "
               f"{spread(metric(pool, 'ratio_to_noop_cpu'))} (CPU time).\n\n")
@@ -229,7 +233,11 @@ def section_cross(doc, res) -> str:
             "occupancy is too low. Waiting is spin-then-yield, never parked. Core round trip: one cache line "
             "passed between two threads and back, measured for 0.1 s just before and just after each run "
             "(medians over the runs); a cross-thread pair moves at least the block's line from producer to "
-            "consumer, so its throughput follows this figure, which the host changes by moving the vCPUs.\n\n"
+            "consumer, so its throughput follows this figure, which the host changes by moving the vCPUs. "
+            "magazine_pool is the library's design in plain C, called directly (no library boundary), with the "
+            "library's per-block state byte and counters; magazine_pool_unchecked is the same without them: "
+            "nativepools against the first is what the boundary costs, the first against the second what the "
+            "checks cost.\n\n"
             + table(["threads", "allocator", "cross pairs/s", "same-thread pairs/s", "cross ÷ same", "CPU ns per pair",
                      "transit p50 / p99 ns", "Little: in flight / sampled queued", "core round trip ns before / after",
                      "content errors", "runs"], rows)
