@@ -51,6 +51,50 @@ class Loading(unittest.TestCase):
         self.assertTrue(nativepools.status_message(abi.NP_E_DOUBLE_FREE))
 
 
+class FirstCallInAProcess(unittest.TestCase):
+    """np_pool_alloc and np_pool_free are C functions that start the runtime themselves when they
+    are the first call into the library; a fresh process shows it (this one has long started it)."""
+
+    SCRIPT = """
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+for name in ("np_pool_alloc", "np_pool_free", "np_pool_create", "np_pool_options_preset", "np_pool_destroy"):
+    getattr(lib, name).restype = ctypes.c_int32
+garbage = ctypes.c_uint64(0xDEAD_BEEF_0000_0001)
+block = ctypes.c_void_p(0x5A5A)
+if sys.argv[2] == "alloc":
+    first = lib.np_pool_alloc(garbage, ctypes.byref(block))
+else:
+    first = lib.np_pool_free(garbage, ctypes.c_void_p(0x1000))
+detail = ctypes.create_string_buffer(512)
+lib.np_last_error_message(detail, ctypes.c_size_t(512))
+options = ctypes.create_string_buffer(256)
+assert lib.np_pool_options_preset(options, 1) == 0
+pool = ctypes.c_uint64(0)
+assert lib.np_pool_create(options, ctypes.byref(pool)) == 0
+got = ctypes.c_void_p()
+statuses = [lib.np_pool_alloc(pool, ctypes.byref(got)) for _ in range(3)]
+statuses += [lib.np_pool_free(pool, got), lib.np_pool_free(pool, got), lib.np_pool_destroy(pool)]
+print(first, block.value, detail.value.decode(), statuses)
+"""
+
+    def first_call(self, which: str) -> list[str]:
+        result = run_python(self.SCRIPT.replace("sys.argv[1]", repr(load_library()._name)).replace("sys.argv[2]", repr(which)))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout.strip()
+
+    REFUSED = "NP_E_INVALID_HANDLE: 0xdeadbeef00000001 is not a live pool handle (0, destroyed, stale or garbage)"
+    # then: three allocs, a free, the same free again (a double free), destroy
+    AFTERWARDS = f"[0, 0, 0, 0, {abi.NP_E_DOUBLE_FREE}, 0]"
+
+    def test_alloc_with_a_garbage_handle_as_the_first_call(self):
+        # the block out-parameter is cleared (it held 0x5A5A)
+        self.assertEqual(self.first_call("alloc"), f"{abi.NP_E_INVALID_HANDLE} None {self.REFUSED} {self.AFTERWARDS}")
+
+    def test_free_with_a_garbage_handle_as_the_first_call(self):
+        self.assertEqual(self.first_call("free"), f"{abi.NP_E_INVALID_HANDLE} 23130 {self.REFUSED} {self.AFTERWARDS}")
+
+
 class Errors(PoolTestCase):
 
     def test_bad_options_raise_with_status_name_message_and_detail(self):

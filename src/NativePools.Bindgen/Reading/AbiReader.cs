@@ -144,7 +144,7 @@ public static class AbiReader
         var functions = new List<AbiFunction>();
         foreach (MethodInfo method in type.GetMethods(AllStatic).OrderBy(m => m.MetadataToken))
         {
-            string? entryPoint = method.GetCustomAttribute<UnmanagedCallersOnlyAttribute>()?.EntryPoint;
+            string? entryPoint = ExportName(method);
             if (entryPoint is null) continue;
 
             var doc = docs.Method(method);
@@ -195,6 +195,17 @@ public static class AbiReader
         return summary.Length > 0 ? summary : throw new BindgenException($"{cName}: missing <summary> doc");
     }
 
+    // The exported C name: the entry point, or for a method behind a C fast path the C function's.
+    private static string? ExportName(MethodInfo method)
+    {
+        UnmanagedCallersOnlyAttribute? callable = method.GetCustomAttribute<UnmanagedCallersOnlyAttribute>();
+        if (callable is null) return null;
+        string? fastPath = method.GetCustomAttribute<NativeFastPathAttribute>()?.EntryPoint;
+        if (fastPath is not null && callable.EntryPoint is not null)
+            throw new BindgenException($"{method.DeclaringType}.{method.Name}: has both an entry point and [NativeFastPath]; the C function is the export");
+        return callable.EntryPoint ?? fastPath;
+    }
+
     // An entry point outside a [NativeExports] class would be exported but missing from the header.
     private static void CheckEveryExportIsInASection(IEnumerable<Type> types)
     {
@@ -202,7 +213,7 @@ public static class AbiReader
         {
             foreach (MethodInfo method in type.GetMethods(AllStatic))
             {
-                if (method.GetCustomAttribute<UnmanagedCallersOnlyAttribute>()?.EntryPoint is { } entryPoint)
+                if (ExportName(method) is { } entryPoint)
                     throw new BindgenException($"{entryPoint} ({type}.{method.Name}) is exported from a class without [NativeExports]");
             }
         }

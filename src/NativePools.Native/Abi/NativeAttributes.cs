@@ -60,3 +60,17 @@ public sealed class NativeExportsAttribute(string section) : Attribute
     /// <summary>Heading of the header section.</summary>
     public string Section { get; } = section;
 }
+
+/// <summary>
+/// Marks the managed part of an export whose common case is written in C
+/// (FastPath/pool_fast_path.c): the C function is the exported symbol <see cref="EntryPoint"/>
+/// and calls this method (an <c>[UnmanagedCallersOnly]</c> without an entry point of its own)
+/// through a function pointer for everything else. The header declares the export from this
+/// method's signature and docs, as for any other export.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class NativeFastPathAttribute(string entryPoint) : Attribute
+{
+    /// <summary>The exported C name.</summary>
+    public string EntryPoint { get; } = entryPoint;
+}

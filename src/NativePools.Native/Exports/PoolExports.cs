@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using NativePools.Handles;
 using NativePools.Native.Abi;
-using NativePools.Native.ThreadSlot;
+using NativePools.Native.FastPath;
 using NativePools.Pools;
 
 namespace NativePools.Native.Exports;
@@ -60,6 +60,7 @@ public static unsafe class PoolExports
         {
             if (pool == null) return (int)Shim.Null(nameof(pool));
             *pool = 0;
+            if (!PoolFastPath.LayoutAgrees) return (int)PoolFastPath.LayoutDisagrees();
             if (options == null) return (int)Shim.Null(nameof(options));
             if (options->struct_size != sizeof(PoolOptionsAbi))
                 return (int)Shim.BadStructSize("np_pool_options", options->struct_size, sizeof(PoolOptionsAbi));
@@ -114,62 +115,46 @@ public static unsafe class PoolExports
     /// <param name="pool">The pool.</param>
     /// <param name="block">Receives the block (NULL on failure), aligned as configured, valid until freed or the pool is destroyed.</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_POOL_EXHAUSTED at max_blocks; NP_E_OUT_OF_MEMORY.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_alloc")]
+    // The exported np_pool_alloc is C (FastPath/pool_fast_path.c): it takes a block from the
+    // calling thread's magazine without entering the runtime, and calls this for everything else.
+    [UnmanagedCallersOnly]
+    [NativeFastPath("np_pool_alloc")]
     [return: NativeType("np_status")]
     public static int Alloc([NativeType("np_pool")] ulong pool, void** block)
     {
         try
         {
             if (block == null) return (int)Shim.Null(nameof(block));
-            nint state = PoolThreadSlot.Find(pool);
-            if (state != 0 && BlockPool.TryAllocFast(state, out nint fast))
-            {
-                *block = (void*)fast;
-                return (int)NpStatus.Ok;
-            }
-            return AllocGeneral(pool, block, rememberAfter: state == 0);
+            *block = null;
+            BlockPool? p = Pools.Get(pool);
+            if (p is null) return (int)Shim.BadHandle(pool, "pool");
+            NpStatus status = p.Alloc(out nint b);
+            if (status == NpStatus.Ok && PoolThreadSlot.Find(pool) == 0) PoolThreadSlot.Remember(pool, p);
+            *block = (void*)b;
+            return (int)status;
         }
         catch (Exception e) { return (int)Shim.Caught(e); }
-    }
-
-    // Out of line so that the fast path above keeps a small frame (fewer registers to save).
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int AllocGeneral(ulong pool, void** block, bool rememberAfter)
-    {
-        *block = null;
-        BlockPool? p = Pools.Get(pool);
-        if (p is null) return (int)Shim.BadHandle(pool, "pool");
-        NpStatus status = p.Alloc(out nint b);
-        if (status == NpStatus.Ok && rememberAfter) PoolThreadSlot.Remember(pool, p);
-        *block = (void*)b;
-        return (int)status;
     }
 
     /// <summary>Returns one block. O(1); never reads or writes the block unless NP_POOL_POISON_ON_FREE is set.</summary>
     /// <param name="pool">The pool the block came from.</param>
     /// <param name="block">The block.</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE; NP_E_NULL_POINTER; NP_E_DOUBLE_FREE; NP_E_FOREIGN_POINTER; NP_E_INTERIOR_POINTER; NP_E_MISALIGNED_POINTER. Every rejected free is counted and leaves the pool intact.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_free")]
+    // The exported np_pool_free is C, as np_pool_alloc (see Alloc).
+    [UnmanagedCallersOnly]
+    [NativeFastPath("np_pool_free")]
     [return: NativeType("np_status")]
     public static int Free([NativeType("np_pool")] ulong pool, void* block)
     {
         try
         {
-            nint state = PoolThreadSlot.Find(pool);
-            if (state != 0 && BlockPool.TryFreeFast(state, (nint)block)) return (int)NpStatus.Ok;
-            return FreeGeneral(pool, block, rememberAfter: state == 0);
+            BlockPool? p = Pools.Get(pool);
+            if (p is null) return (int)Shim.BadHandle(pool, "pool");
+            NpStatus status = p.Free((nint)block);
+            if (status == NpStatus.Ok && PoolThreadSlot.Find(pool) == 0) PoolThreadSlot.Remember(pool, p);
+            return (int)status;
         }
         catch (Exception e) { return (int)Shim.Caught(e); }
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int FreeGeneral(ulong pool, void* block, bool rememberAfter)
-    {
-        BlockPool? p = Pools.Get(pool);
-        if (p is null) return (int)Shim.BadHandle(pool, "pool");
-        NpStatus status = p.Free((nint)block);
-        if (status == NpStatus.Ok && rememberAfter) PoolThreadSlot.Remember(pool, p);
-        return (int)status;
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 using NativePools.Diagnostics;
 using NativePools.Handles;
@@ -25,9 +26,10 @@ namespace NativePools.Pools;
 /// whole magazine with the depot under <see cref="_lock"/>. Growth, trim, validate, stats and
 /// the reclaiming of caches of exited threads happen under that lock too
 /// (this file: hot paths; BlockPool.Depot.cs: exchange and growth; BlockPool.Maintenance.cs).
-/// A caller that remembers the thread's cache state (the export layer does, per thread) can skip
-/// the pool lookup (<see cref="TryAllocFast"/>); each state carries a copy of the pool's
-/// per-call fields (<see cref="CallView"/>), so a call reads one block of memory.
+/// A caller that remembers the thread's cache state (<see cref="CallingThreadState"/>) can skip
+/// the pool lookup: the export layer does, per thread, and runs the common alloc and free in C
+/// on that native state (see <see cref="CallingThreadStateLayout"/>). Each state carries a copy
+/// of the pool's per-call fields (<see cref="CallView"/>), so a call reads one block of memory.
 ///
 /// Double frees: a free that happens after the first free of the same block (in program
 /// order or through any synchronisation) is always rejected. Two threads freeing the same
@@ -251,7 +253,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     public NpStatus Alloc(out nint block)
     {
         PoolCache? cache = ThreadCaches.Get(this, _id);
-        if (cache is not null && TryAllocFrom(cache.State, out block, knownPlain: false)) return NpStatus.Ok;
+        if (cache is not null && TryAllocFrom(cache.State, out block)) return NpStatus.Ok;
         return AllocSlow(out block);
     }
 
@@ -260,25 +262,38 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     public NpStatus Free(nint block)
     {
         PoolCache? cache = ThreadCaches.Get(this, _id);
-        if (cache is not null && TryFreeInto(cache.State, block, knownPlain: false)) return NpStatus.Ok;
+        if (cache is not null && TryFreeInto(cache.State, block)) return NpStatus.Ok;
         return FreeSlow(block);
     }
 
-    // ---- the same, for a caller that remembers the calling thread's cache state itself
+    // ---- for a caller that remembers the calling thread's cache state itself (the export layer)
 
-    private static long s_destroyedPools;
+    // Native, so that the export layer's C fast path can read it too (see DestroyedPoolsCounter).
+    private static readonly long* s_destroyedPools = AllocateCounter();
+
+    private static long* AllocateCounter()
+    {
+        // A line pair of its own: every alloc and free reads it, only destroy writes it.
+        var counter = (long*)NativeMemory.AlignedAlloc(128, 128);
+        NativeMemory.Clear(counter, 128);
+        return counter;
+    }
 
     /// <summary>
     /// Pools destroyed so far in the process. Destroying a pool frees its threads' cache states,
     /// so a state remembered (see <see cref="CallingThreadState"/>) is valid only while this count
     /// is the one read when it was remembered.
     /// </summary>
-    public static long DestroyedPools => Volatile.Read(ref s_destroyedPools);
+    public static long DestroyedPools => Volatile.Read(ref *s_destroyedPools);
+
+    /// <summary>Where <see cref="DestroyedPools"/> lives (never moves, never freed), for code outside .NET that remembers states too.</summary>
+    public static long* DestroyedPoolsCounter => s_destroyedPools;
 
     /// <summary>
-    /// The calling thread's cache state for this pool, for <see cref="TryAllocFast"/> and
-    /// <see cref="TryFreeFast"/>; 0 before the thread's first call, and for pools whose every call
-    /// takes the general path (atomic states, poison or zero flags). Valid for the calling thread
+    /// The calling thread's cache state for this pool, for a caller that does the common alloc
+    /// and free on it itself, exactly as <see cref="TryAllocFrom"/> and <see cref="TryFreeInto"/>
+    /// do; 0 before the thread's first call, and for pools whose every call takes the general
+    /// path (atomic states, poison or zero flags). Valid for the calling thread
     /// only, and only until <see cref="DestroyedPools"/> changes (the owner thread's exit ends it
     /// too, but then nothing on that thread can call again).
     /// </summary>
@@ -288,21 +303,20 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
         return cache is not null && cache.View.Plain ? (nint)cache.State : 0;
     }
 
-    /// <summary><see cref="Alloc"/> through a state from <see cref="CallingThreadState"/>: true with a block, or false having done nothing (take the general path).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryAllocFast(nint state, out nint block) => TryAllocFrom((ThreadCacheState*)state, out block, knownPlain: true);
-
-    /// <summary><see cref="Free"/> through a state from <see cref="CallingThreadState"/>: true when freed, false having done nothing (every invalid pointer included).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryFreeFast(nint state, nint block) => TryFreeInto((ThreadCacheState*)state, block, knownPlain: true);
+    /// <summary>
+    /// What code outside .NET that works on a state from <see cref="CallingThreadState"/> relies
+    /// on (the export layer's C fast path): the byte offsets of the fields it reads and writes
+    /// and the block state values, in the order of <see cref="ThreadCacheState.Layout"/>.
+    /// </summary>
+    public static long[] CallingThreadStateLayout() => ThreadCacheState.Layout(StateFresh, StateAllocated, StateFree);
 
     /// <summary>The common alloc: a block from the thread's loaded magazine, with no lock and no locked instruction.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryAllocFrom(ThreadCacheState* cache, out nint block, bool knownPlain)
+    private static bool TryAllocFrom(ThreadCacheState* cache, out nint block)
     {
         Magazine* loaded = cache->Loaded;
         int count = loaded->Count;
-        if (count != 0 && (knownPlain || cache->View.Plain))
+        if (count != 0 && cache->View.Plain)
         {
             int index = Magazine.Rounds(loaded)[count - 1];
             byte* states = cache->View.BlockStates;
@@ -327,14 +341,14 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
 
     /// <summary>The common free: a valid block into the thread's loaded magazine when it has room.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryFreeInto(ThreadCacheState* cache, nint block, bool knownPlain)
+    private static bool TryFreeInto(ThreadCacheState* cache, nint block)
     {
         ref readonly CallView view = ref cache->View;
         // One multiply tells both "is a block start" and which block; the bound check also
         // rejects everything below the pool (the subtraction wraps to a huge value).
         ulong index = view.Divider.QuotientIfExact((ulong)block - (ulong)view.Blocks);
         if (index >= (ulong)cache->HighWaterSeen && !RefreshHighWaterSeen(cache, index)) return false;
-        if (view.BlockStates[index] == StateAllocated && (knownPlain || view.Plain))
+        if (view.BlockStates[index] == StateAllocated && view.Plain)
         {
             Magazine* loaded = cache->Loaded;
             int count = loaded->Count;
@@ -566,7 +580,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
             _id = -1;
             Volatile.Write(ref *_highWaterBlocks, 0);
             FreeAllMagazinesLocked();
-            Interlocked.Increment(ref s_destroyedPools); // before the states go: see DestroyedPools
+            Interlocked.Increment(ref *s_destroyedPools); // before the states go: see DestroyedPools
             foreach (PoolCache cache in _caches) cache.Release();
             _caches.Clear();
             if (_ownsReservation) VirtualMemory.Release((nint)_blocks, (nuint)_blocksReservedBytes);

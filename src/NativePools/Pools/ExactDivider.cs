@@ -12,17 +12,18 @@ namespace NativePools.Pools;
 /// </summary>
 internal readonly struct ExactDivider
 {
-    private readonly ulong _inverse;
-    private readonly int _shift;
+    // Read by the export layer's C fast path too (see ThreadCacheState.Layout).
+    internal readonly ulong Inverse;
+    internal readonly int Shift;
 
     public ExactDivider(ulong divisor)
     {
-        _shift = BitOperations.TrailingZeroCount(divisor);
-        ulong odd = divisor >> _shift;
+        Shift = BitOperations.TrailingZeroCount(divisor);
+        ulong odd = divisor >> Shift;
         // Newton's iteration doubles the correct low bits each step: 3 → 6 → 12 → 24 → 48 → 96.
         ulong inverse = odd;
         for (int i = 0; i < 5; i++) inverse *= 2 - odd * inverse;
-        _inverse = inverse;
+        Inverse = inverse;
     }
 
     /// <summary>
@@ -30,5 +31,5 @@ internal readonly struct ExactDivider
     /// value larger than any quotient of a multiple below 2^64, so a bound check rejects it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong QuotientIfExact(ulong dividend) => BitOperations.RotateRight(dividend * _inverse, _shift);
+    public ulong QuotientIfExact(ulong dividend) => BitOperations.RotateRight(dividend * Inverse, Shift);
 }

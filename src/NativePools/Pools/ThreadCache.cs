@@ -9,7 +9,11 @@ namespace NativePools.Pools;
 /// What alloc and free read and write of one thread's cache, in native memory of its own
 /// (128-byte aligned and sized, so adjacent-line prefetch never pairs it with another
 /// thread's). Native so that the export layer can remember it for the calling thread in a plain
-/// thread-local slot (see <see cref="BlockPool.TryAllocFast"/>) without a GC handle.
+/// thread-local slot (see <see cref="BlockPool.CallingThreadState"/>) without a GC handle, and
+/// work on it from C. The export layer's C fast path (pool_fast_path.c) mirrors this struct,
+/// <see cref="Magazine"/>, <see cref="BlockPool.CallView"/> and <see cref="ExactDivider"/>: a
+/// change here needs the same change there (<see cref="Layout"/> is compared at start-up, and a
+/// mismatch makes np_pool_create fail).
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct ThreadCacheState
@@ -26,6 +30,31 @@ internal unsafe struct ThreadCacheState
     /// <summary>The pool's high-water mark (blocks) as this thread last read it; see BlockPool.RefreshHighWaterSeen.</summary>
     public long HighWaterSeen;
     public BlockPool.CallView View;
+
+    /// <summary>
+    /// Byte offsets of what alloc and free use, as laid out in this build, then the block
+    /// states: sizeof(Magazine) (where its rounds start), Magazine.Count, Loaded, Sequence,
+    /// Created, Reused, Frees, Net, MaxNet, HighWaterSeen, and View's Blocks, Stride,
+    /// Divider.Inverse, Divider.Shift, BlockStates, HighWaterBlocks, MagazineCapacity.
+    /// </summary>
+    public static long[] Layout(byte fresh, byte allocated, byte free)
+    {
+        ThreadCacheState state = default;
+        Magazine magazine = default;
+        byte* s = (byte*)&state;
+        return
+        [
+            sizeof(Magazine), (byte*)&magazine.Count - (byte*)&magazine,
+            (byte*)&state.Loaded - s, (byte*)&state.Sequence - s, (byte*)&state.Created - s,
+            (byte*)&state.Reused - s, (byte*)&state.Frees - s, (byte*)&state.Net - s,
+            (byte*)&state.MaxNet - s, (byte*)&state.HighWaterSeen - s,
+            (byte*)&state.View.Blocks - s, (byte*)&state.View.Stride - s,
+            (byte*)&state.View.Divider.Inverse - s, (byte*)&state.View.Divider.Shift - s,
+            (byte*)&state.View.BlockStates - s, (byte*)&state.View.HighWaterBlocks - s,
+            (byte*)&state.View.MagazineCapacity - s,
+            fresh, allocated, free,
+        ];
+    }
 
     public static ThreadCacheState* Allocate(in BlockPool.CallView view)
     {
