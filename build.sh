@@ -106,8 +106,8 @@ build_c() {
 
 build_all() {
   ensure_tools
+  generate_bindings   # first: the library links the generated C shims (src/NativePools.Native/Boundary)
   publish_library
-  generate_bindings
   check_header
   check_bindings
   build_c

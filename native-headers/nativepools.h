@@ -1185,7 +1185,8 @@ const char* np_status_message(np_status status);
  * reset it.
  *
  * @remarks Per OS thread. Runtimes that move a caller between threads (Dart isolates) should rely
- *          on returned statuses.
+ *          on returned statuses. On a thread that has begun to exit (thread_local or pthread key
+ *          destructors), the failures of its calls since then.
  */
 np_status np_last_error_status(void);
 
@@ -1196,7 +1197,8 @@ np_status np_last_error_status(void);
  * @param buffer Destination; may be NULL when capacity is 0.
  * @param capacity Bytes available at buffer, including room for the NUL.
  * @return The full message length in bytes, without the NUL (0 when there was no failure).
- * @remarks Per OS thread; never fails.
+ * @remarks Per OS thread; never fails. On a thread that has begun to exit, the detail of its
+ *          failures since then.
  */
 size_t np_last_error_message(char* buffer, size_t capacity);
 

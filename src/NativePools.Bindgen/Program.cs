@@ -26,6 +26,7 @@ try
         ("native-headers/nativepools.h", HeaderWriter.Write(model)),
         ("bindings/python/nativepools/_native.py", PythonWriter.Write(model)),
         ("bindings/dart/lib/src/native.g.dart", DartWriter.Write(model)),
+        ("src/NativePools.Native/Boundary/exports.g.c", ExportShimWriter.Write(model)),
     });
 
     if (options.Check)

@@ -32,10 +32,30 @@ public sealed record AbiStruct(string Name, string Doc, int Size, IReadOnlyList<
 /// <summary>A function parameter.</summary>
 public sealed record AbiParameter(string Name, CType Type, string Doc);
 
-/// <summary>An exported function with its documentation.</summary>
+/// <summary>
+/// An exported function with its documentation. <see cref="Name"/> is the public C name;
+/// <see cref="ManagedName"/> the managed entry point that its C shim calls (see
+/// src/NativePools.Native/Boundary). <see cref="HasCFastPath"/>: the public function is hand-written
+/// C (FastPath/) and the generated shim is its general path, named <see cref="GeneralName"/>.
+/// <see cref="ExitPhaseFunction"/>: the C function that answers instead of a proxied call once the
+/// calling thread is exiting, or null.
+/// </summary>
 public sealed record AbiFunction(
     string Name, CType Return, IReadOnlyList<AbiParameter> Parameters,
-    string Summary, string Returns, string Remarks);
+    string Summary, string Returns, string Remarks)
+{
+    /// <summary>The managed entry point the C shim calls.</summary>
+    public string ManagedName => AbiNames.ManagedPrefix + Name;
+
+    /// <summary>True when FastPath/ defines the public function in C.</summary>
+    public bool HasCFastPath { get; init; }
+
+    /// <summary>The generated shim's name when <see cref="HasCFastPath"/>.</summary>
+    public string GeneralName => Name + "_general";
+
+    /// <summary>The C function that stands in for a proxied call on an exiting thread, or null.</summary>
+    public string? ExitPhaseFunction { get; init; }
+}
 
 /// <summary>
 /// <c>typedef Return (*Name)(Parameters);</c>: a function the caller implements and the library

@@ -154,7 +154,11 @@ public static class AbiReader
                 ReadParameters(method, doc, entryPoint, mapper),
                 RequiredSummary(doc, entryPoint),
                 XmlDocs.Tag(doc, "returns"),
-                XmlDocs.Tag(doc, "remarks")));
+                XmlDocs.Tag(doc, "remarks"))
+            {
+                HasCFastPath = method.IsDefined(typeof(NativeFastPathAttribute)),
+                ExitPhaseFunction = method.GetCustomAttribute<NativeExitPhaseAttribute>()?.CFunction,
+            });
         }
         string title = type.GetCustomAttribute<NativeExportsAttribute>()!.Section;
         return new AbiSection(title, Required(docs.TypeSummary(type), type), functions);
@@ -195,15 +199,20 @@ public static class AbiReader
         return summary.Length > 0 ? summary : throw new BindgenException($"{cName}: missing <summary> doc");
     }
 
-    // The exported C name: the entry point, or for a method behind a C fast path the C function's.
+    // The public C name: the managed entry point without its prefix (the C shim that calls the
+    // entry point has the public name). Null for a method that is not an entry point.
     private static string? ExportName(MethodInfo method)
     {
-        UnmanagedCallersOnlyAttribute? callable = method.GetCustomAttribute<UnmanagedCallersOnlyAttribute>();
-        if (callable is null) return null;
+        string? entryPoint = method.GetCustomAttribute<UnmanagedCallersOnlyAttribute>()?.EntryPoint;
+        if (entryPoint is null) return null;
+        string where = $"{method.DeclaringType}.{method.Name}";
+        if (!entryPoint.StartsWith(AbiNames.ManagedPrefix + "np_", StringComparison.Ordinal))
+            throw new BindgenException($"{where}: entry point '{entryPoint}' must be '{AbiNames.ManagedPrefix}np_...' (the C shim exports the np_ name)");
+        string name = entryPoint[AbiNames.ManagedPrefix.Length..];
         string? fastPath = method.GetCustomAttribute<NativeFastPathAttribute>()?.EntryPoint;
-        if (fastPath is not null && callable.EntryPoint is not null)
-            throw new BindgenException($"{method.DeclaringType}.{method.Name}: has both an entry point and [NativeFastPath]; the C function is the export");
-        return callable.EntryPoint ?? fastPath;
+        if (fastPath is not null && fastPath != name)
+            throw new BindgenException($"{where}: [NativeFastPath(\"{fastPath}\")] names another function than its entry point ({name})");
+        return name;
     }
 
     // An entry point outside a [NativeExports] class would be exported but missing from the header.

@@ -63,14 +63,26 @@ public sealed class NativeExportsAttribute(string section) : Attribute
 
 /// <summary>
 /// Marks the managed part of an export whose common case is written in C
-/// (FastPath/pool_fast_path.c): the C function is the exported symbol <see cref="EntryPoint"/>
-/// and calls this method (an <c>[UnmanagedCallersOnly]</c> without an entry point of its own)
-/// through a function pointer for everything else. The header declares the export from this
-/// method's signature and docs, as for any other export.
+/// (FastPath/pool_fast_path.c): that C function is the exported symbol <see cref="EntryPoint"/>,
+/// and the generated shim for this method (Boundary/exports.g.c), named
+/// <c><see cref="EntryPoint"/>_general</c>, is what it calls for everything else. The header
+/// declares the export from this method's signature and docs, as for any other export.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class NativeFastPathAttribute(string entryPoint) : Attribute
 {
     /// <summary>The exported C name.</summary>
     public string EntryPoint { get; } = entryPoint;
+}
+
+/// <summary>
+/// Names the C function (Boundary/thread_exit.c) that answers for this export once the calling
+/// thread has begun to exit, instead of running the call on a proxy thread: for calls whose
+/// answer is about the calling thread itself, such as its last error.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class NativeExitPhaseAttribute(string cFunction) : Attribute
+{
+    /// <summary>The C function, with the export's signature.</summary>
+    public string CFunction { get; } = cFunction;
 }

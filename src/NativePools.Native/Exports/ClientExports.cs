@@ -23,7 +23,7 @@ public static unsafe class ClientExports
     /// <param name="timeout_ms">Longest wait for the server to accept and complete the handshake; 0 tries once.</param>
     /// <param name="client">Receives the new handle (0 on failure).</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT (also when nothing listens at the address in time); NP_E_PEER_GONE when the server closed during the handshake (it is stopping); NP_E_SHUTDOWN; NP_E_PERMISSION_DENIED (uid not allowed); NP_E_SERVER_FULL; NP_E_PROTOCOL when the server's handshake or memory is malformed; NP_E_IO.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_client_connect")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_client_connect")]
     [return: NativeType("np_status")]
     public static int Connect([NativeType("const char*")] byte* address, uint timeout_ms, [NativeType("np_client*")] ulong* client)
     {
@@ -49,7 +49,7 @@ public static unsafe class ClientExports
     /// <summary>Closes the connection; the server sees the hang-up at once. Closing 0 is a no-op.</summary>
     /// <param name="client">The client, or 0.</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_client_close")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_client_close")]
     [return: NativeType("np_status")]
     public static int Close([NativeType("np_client")] ulong client)
     {
@@ -69,7 +69,7 @@ public static unsafe class ClientExports
     /// <param name="name">The route name.</param>
     /// <param name="route_id">Receives the id.</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_client_resolve")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_client_resolve")]
     [return: NativeType("np_status")]
     public static int Resolve([NativeType("np_client")] ulong client, [NativeType("const char*")] byte* name, uint* route_id)
     {
@@ -101,7 +101,7 @@ public static unsafe class ClientExports
     /// <param name="response_length">Receives the response's length (or the size needed).</param>
     /// <param name="timeout_ms">Longest wait for room and response; 0 returns NP_E_TIMEOUT unless the answer is immediate; NP_WAIT_FOREVER.</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE; NP_E_MESSAGE_TOO_LARGE; NP_E_BUFFER_TOO_SMALL; NP_E_TIMEOUT (a late response is dropped); NP_E_HANDLER_FAILED; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL; NP_E_INVALID_STATE while pipelined responses are outstanding.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_client_call")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_client_call")]
     [return: NativeType("np_status")]
     public static int Call([NativeType("np_client")] ulong client, uint route_id, [NativeType("const void*")] void* request, uint request_length,
         void* response, uint response_capacity, uint* response_length, uint timeout_ms)
@@ -129,7 +129,7 @@ public static unsafe class ClientExports
     /// <param name="request_id">Receives the id its response will carry.</param>
     /// <param name="timeout_ms">Longest wait for ring room.</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE; NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_INVALID_STATE while a claim is open.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_client_send")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_client_send")]
     [return: NativeType("np_status")]
     public static int Send([NativeType("np_client")] ulong client, uint route_id, [NativeType("const void*")] void* request, uint request_length,
         ulong* request_id, uint timeout_ms)
@@ -159,7 +159,7 @@ public static unsafe class ClientExports
     /// <param name="response_length">Receives the payload length (or the size needed).</param>
     /// <param name="timeout_ms">Longest wait.</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_BUFFER_TOO_SMALL (stays queued); NP_E_TIMEOUT; NP_E_HANDLER_FAILED; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_INVALID_STATE when nothing is outstanding.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_client_receive")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_client_receive")]
     [return: NativeType("np_status")]
     public static int Receive([NativeType("np_client")] ulong client, ulong* request_id, void* response, uint response_capacity,
         uint* response_length, uint timeout_ms)
@@ -191,7 +191,7 @@ public static unsafe class ClientExports
     /// <param name="buffer">Receives the place to write the payload, valid until commit or abort.</param>
     /// <param name="timeout_ms">Longest wait for ring room.</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE; NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_SHUTDOWN; NP_E_INVALID_STATE when a claim is already open.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_client_claim")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_client_claim")]
     [return: NativeType("np_status")]
     public static int Claim([NativeType("np_client")] ulong client, uint route_id, uint length, void** buffer, uint timeout_ms)
     {
@@ -213,7 +213,7 @@ public static unsafe class ClientExports
     /// <param name="length">Final payload bytes, at most the claimed length.</param>
     /// <param name="request_id">Receives the id its response will carry.</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_INVALID_ARGUMENT when length exceeds the claim; NP_E_INVALID_STATE without an open claim.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_client_commit")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_client_commit")]
     [return: NativeType("np_status")]
     public static int Commit([NativeType("np_client")] ulong client, uint length, ulong* request_id)
     {
@@ -233,7 +233,7 @@ public static unsafe class ClientExports
     /// <summary>Gives up an open claim; nothing is sent.</summary>
     /// <param name="client">The client.</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_STATE without an open claim.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_client_abort")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_client_abort")]
     [return: NativeType("np_status")]
     public static int Abort([NativeType("np_client")] ulong client)
     {
@@ -250,7 +250,7 @@ public static unsafe class ClientExports
     /// <param name="client">The client.</param>
     /// <param name="max_message_size">Receives the size.</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_client_max_message_size")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_client_max_message_size")]
     [return: NativeType("np_status")]
     public static int MaxMessageSize([NativeType("np_client")] ulong client, uint* max_message_size)
     {

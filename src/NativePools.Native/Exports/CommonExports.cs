@@ -12,32 +12,33 @@ public static unsafe class CommonExports
 {
     /// <summary>The library's version as (major &lt;&lt; 16) | (minor &lt;&lt; 8) | patch; compare with NP_VERSION_NUMBER.</summary>
     /// <remarks>Thread-safe; never fails.</remarks>
-    [UnmanagedCallersOnly(EntryPoint = "np_version")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_version")]
     public static uint Version() => VersionConstants.NP_VERSION_NUMBER;
 
     /// <summary>The library's version as a static string, e.g. "0.1.0".</summary>
     /// <remarks>Thread-safe; never fails; the string lives as long as the process.</remarks>
-    [UnmanagedCallersOnly(EntryPoint = "np_version_string")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_version_string")]
     [return: NativeType("const char*")]
     public static byte* VersionString() => StatusText.Pointer("0.1.0"u8);
 
     /// <summary>The symbolic name of a status, e.g. "NP_E_DOUBLE_FREE"; "NP_E_UNKNOWN" for codes this library does not define.</summary>
     /// <param name="status">Any value.</param>
     /// <remarks>Thread-safe; never fails; the string is static.</remarks>
-    [UnmanagedCallersOnly(EntryPoint = "np_status_name")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_status_name")]
     [return: NativeType("const char*")]
     public static byte* StatusName([NativeType("np_status")] int status) => StatusText.Pointer(StatusText.Name((NpStatus)status));
 
     /// <summary>A one-line English description of a status.</summary>
     /// <param name="status">Any value.</param>
     /// <remarks>Thread-safe; never fails; the string is static.</remarks>
-    [UnmanagedCallersOnly(EntryPoint = "np_status_message")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_status_message")]
     [return: NativeType("const char*")]
     public static byte* StatusMessage([NativeType("np_status")] int status) => StatusText.Pointer(StatusText.Message((NpStatus)status));
 
     /// <summary>The status of the calling thread's most recent failure (NP_OK if none). Successful calls do not reset it.</summary>
-    /// <remarks>Per OS thread. Runtimes that move a caller between threads (Dart isolates) should rely on returned statuses.</remarks>
-    [UnmanagedCallersOnly(EntryPoint = "np_last_error_status")]
+    /// <remarks>Per OS thread. Runtimes that move a caller between threads (Dart isolates) should rely on returned statuses. On a thread that has begun to exit (thread_local or pthread key destructors), the failures of its calls since then.</remarks>
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_last_error_status")]
+    [NativeExitPhase("np_exit_phase_last_error_status")]
     [return: NativeType("np_status")]
     public static int LastErrorStatus() => (int)LastError.Status;
 
@@ -48,8 +49,9 @@ public static unsafe class CommonExports
     /// <param name="buffer">Destination; may be NULL when capacity is 0.</param>
     /// <param name="capacity">Bytes available at buffer, including room for the NUL.</param>
     /// <returns>The full message length in bytes, without the NUL (0 when there was no failure).</returns>
-    /// <remarks>Per OS thread; never fails.</remarks>
-    [UnmanagedCallersOnly(EntryPoint = "np_last_error_message")]
+    /// <remarks>Per OS thread; never fails. On a thread that has begun to exit, the detail of its failures since then.</remarks>
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_last_error_message")]
+    [NativeExitPhase("np_exit_phase_last_error_message")]
     public static nuint LastErrorMessage([NativeType("char*")] byte* buffer, nuint capacity)
     {
         try

@@ -33,7 +33,7 @@ public static unsafe class MessagePoolExports
     /// </summary>
     /// <param name="options">The struct to fill; struct_size is set to sizeof(np_msgpool_options).</param>
     /// <returns>NP_OK, or NP_E_NULL_POINTER.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_msgpool_options_init")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_msgpool_options_init")]
     [return: NativeType("np_status")]
     public static int OptionsInit([NativeType("np_msgpool_options*")] MessagePoolOptionsAbi* options)
     {
@@ -56,7 +56,7 @@ public static unsafe class MessagePoolExports
     /// <param name="options">Shape of the pool; struct_size must be sizeof(np_msgpool_options).</param>
     /// <param name="pool">Receives the new handle (0 on failure).</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER (options, pool, or class_sizes with class_count above 0); NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for more than NP_MSGPOOL_MAX_CLASSES classes, a size of 0 or above NP_MSGPOOL_MAX_CLASS_SIZE, sizes not strictly ascending, or class_sizes without class_count; NP_E_OUT_OF_MEMORY.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_msgpool_create")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_msgpool_create")]
     [return: NativeType("np_status")]
     public static int Create([NativeType("const np_msgpool_options*")] MessagePoolOptionsAbi* options, [NativeType("np_msgpool*")] ulong* pool)
     {
@@ -102,7 +102,7 @@ public static unsafe class MessagePoolExports
     /// <param name="pool">The message pool, or 0.</param>
     /// <returns>NP_OK, or NP_E_INVALID_HANDLE for a stale or garbage handle.</returns>
     /// <remarks>Must not race with other calls on the same pool.</remarks>
-    [UnmanagedCallersOnly(EntryPoint = "np_msgpool_destroy")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_msgpool_destroy")]
     [return: NativeType("np_status")]
     public static int Destroy([NativeType("np_msgpool")] ulong pool)
     {
@@ -127,7 +127,7 @@ public static unsafe class MessagePoolExports
     /// <param name="message">Receives the buffer (NULL on failure), 8-byte aligned (less only for classes smaller than 8 bytes), valid until released or the pool is destroyed.</param>
     /// <param name="capacity">Optional (may be NULL): receives the buffer's usable size, its class size (0 on failure).</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_INVALID_ARGUMENT when size exceeds the largest class (the detail names it; counted as oversize_acquisitions); NP_E_POOL_EXHAUSTED when the class's 16 GiB range is full; NP_E_OUT_OF_MEMORY.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_msgpool_acquire")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_msgpool_acquire")]
     [return: NativeType("np_status")]
     public static int Acquire([NativeType("np_msgpool")] ulong pool, nuint size, void** message, nuint* capacity)
     {
@@ -154,7 +154,7 @@ public static unsafe class MessagePoolExports
     /// <param name="pool">The message pool the buffer came from.</param>
     /// <param name="message">The buffer, as np_msgpool_acquire() returned it.</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE; NP_E_NULL_POINTER; NP_E_DOUBLE_FREE (not in flight); NP_E_FOREIGN_POINTER (not a buffer of this pool); NP_E_INTERIOR_POINTER; NP_E_MISALIGNED_POINTER. Every rejected release is counted and leaves the pool intact.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_msgpool_release")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_msgpool_release")]
     [return: NativeType("np_status")]
     public static int Release([NativeType("np_msgpool")] ulong pool, void* message)
     {
@@ -176,7 +176,7 @@ public static unsafe class MessagePoolExports
     /// <param name="size">A message size; its class (as np_msgpool_acquire() picks it) is warmed.</param>
     /// <param name="count">Blocks the class should hold.</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_ARGUMENT when size exceeds the largest class; NP_E_POOL_EXHAUSTED when count blocks do not fit the class's 16 GiB range; NP_E_OUT_OF_MEMORY.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_msgpool_reserve")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_msgpool_reserve")]
     [return: NativeType("np_status")]
     public static int Reserve([NativeType("np_msgpool")] ulong pool, nuint size, ulong count)
     {
@@ -196,7 +196,7 @@ public static unsafe class MessagePoolExports
     /// <param name="pool">The message pool.</param>
     /// <param name="stats">Receives the totals; struct_size must be sizeof(np_msgpool_stats).</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_msgpool_get_stats")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_msgpool_get_stats")]
     [return: NativeType("np_status")]
     public static int GetStats([NativeType("np_msgpool")] ulong pool, [NativeType("np_msgpool_stats*")] MessagePoolStatsAbi* stats)
     {
@@ -241,7 +241,7 @@ public static unsafe class MessagePoolExports
     /// <param name="class_index">0 to class_count - 1 (np_msgpool_stats.class_count); classes are in ascending size.</param>
     /// <param name="stats">Receives the counters; struct_size must be sizeof(np_msgpool_class_stats).</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE; NP_E_INVALID_ARGUMENT for an index that is not a class.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_msgpool_get_class_stats")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_msgpool_get_class_stats")]
     [return: NativeType("np_status")]
     public static int GetClassStats([NativeType("np_msgpool")] ulong pool, uint class_index, [NativeType("np_msgpool_class_stats*")] MessageClassStatsAbi* stats)
     {
@@ -289,7 +289,7 @@ public static unsafe class MessagePoolExports
     /// <summary>Zeroes the event counters of every class and of the pool (acquisitions, releases, created, reused, discarded, failures, rejected releases); peaks restart from the current in_flight.</summary>
     /// <param name="pool">The message pool.</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_msgpool_reset_stats")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_msgpool_reset_stats")]
     [return: NativeType("np_status")]
     public static int ResetStats([NativeType("np_msgpool")] ulong pool)
     {

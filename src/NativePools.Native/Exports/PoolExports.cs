@@ -21,7 +21,7 @@ public static unsafe class PoolExports
     /// <summary>Fills options with defaults: block_size 0 (must be set), alignment 0 (8), unbounded, no flags.</summary>
     /// <param name="options">The struct to fill; struct_size is set to sizeof(np_pool_options).</param>
     /// <returns>NP_OK, or NP_E_NULL_POINTER.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_options_init")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_options_init")]
     [return: NativeType("np_status")]
     public static int OptionsInit([NativeType("np_pool_options*")] PoolOptionsAbi* options)
     {
@@ -35,7 +35,7 @@ public static unsafe class PoolExports
     /// <param name="options">The struct to fill.</param>
     /// <param name="preset">One of NP_POOL_PRESET_*.</param>
     /// <returns>NP_OK, NP_E_NULL_POINTER, or NP_E_INVALID_ARGUMENT for an unknown preset.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_options_preset")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_options_preset")]
     [return: NativeType("np_status")]
     public static int OptionsPreset([NativeType("np_pool_options*")] PoolOptionsAbi* options, int preset)
     {
@@ -52,7 +52,7 @@ public static unsafe class PoolExports
     /// <param name="options">Shape of the pool; struct_size must be sizeof(np_pool_options).</param>
     /// <param name="pool">Receives the new handle (0 on failure).</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for sizes, alignments, limits or flags out of range; NP_E_OUT_OF_MEMORY.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_create")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_create")]
     [return: NativeType("np_status")]
     public static int Create([NativeType("const np_pool_options*")] PoolOptionsAbi* options, [NativeType("np_pool*")] ulong* pool)
     {
@@ -96,7 +96,7 @@ public static unsafe class PoolExports
     /// <param name="pool">The pool, or 0.</param>
     /// <returns>NP_OK, or NP_E_INVALID_HANDLE for a stale or garbage handle.</returns>
     /// <remarks>Must not race with other calls on the same pool.</remarks>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_destroy")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_destroy")]
     [return: NativeType("np_status")]
     public static int Destroy([NativeType("np_pool")] ulong pool)
     {
@@ -116,8 +116,9 @@ public static unsafe class PoolExports
     /// <param name="block">Receives the block (NULL on failure), aligned as configured, valid until freed or the pool is destroyed.</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_POOL_EXHAUSTED at max_blocks; NP_E_OUT_OF_MEMORY.</returns>
     // The exported np_pool_alloc is C (FastPath/pool_fast_path.c): it takes a block from the
-    // calling thread's magazine without entering the runtime, and calls this for everything else.
-    [UnmanagedCallersOnly]
+    // calling thread's magazine without entering the runtime, and calls this (through its
+    // generated shim np_pool_alloc_general) for everything else.
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_alloc")]
     [NativeFastPath("np_pool_alloc")]
     [return: NativeType("np_status")]
     public static int Alloc([NativeType("np_pool")] ulong pool, void** block)
@@ -141,7 +142,7 @@ public static unsafe class PoolExports
     /// <param name="block">The block.</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE; NP_E_NULL_POINTER; NP_E_DOUBLE_FREE; NP_E_FOREIGN_POINTER; NP_E_INTERIOR_POINTER; NP_E_MISALIGNED_POINTER. Every rejected free is counted and leaves the pool intact.</returns>
     // The exported np_pool_free is C, as np_pool_alloc (see Alloc).
-    [UnmanagedCallersOnly]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_free")]
     [NativeFastPath("np_pool_free")]
     [return: NativeType("np_status")]
     public static int Free([NativeType("np_pool")] ulong pool, void* block)
@@ -166,7 +167,7 @@ public static unsafe class PoolExports
     /// <param name="count">Blocks wanted (0 is allowed).</param>
     /// <param name="allocated">Receives how many entries were filled.</param>
     /// <returns>NP_OK when all count were taken; otherwise what stopped it, as np_pool_alloc().</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_alloc_batch")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_alloc_batch")]
     [return: NativeType("np_status")]
     public static int AllocBatch([NativeType("np_pool")] ulong pool, void** blocks, nuint count, nuint* allocated)
     {
@@ -194,7 +195,7 @@ public static unsafe class PoolExports
     /// <param name="count">Entries in blocks (0 is allowed).</param>
     /// <param name="freed">Optional (may be NULL): receives how many were freed.</param>
     /// <returns>NP_OK when every entry was valid; else the status of the first invalid entry, as np_pool_free().</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_free_batch")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_free_batch")]
     [return: NativeType("np_status")]
     public static int FreeBatch([NativeType("np_pool")] ulong pool, [NativeType("void* const*")] void** blocks, nuint count, nuint* freed)
     {
@@ -217,7 +218,7 @@ public static unsafe class PoolExports
     /// <param name="pool">The pool.</param>
     /// <param name="free_blocks">Free blocks wanted.</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE; NP_E_POOL_EXHAUSTED when max_blocks does not allow it; NP_E_OUT_OF_MEMORY.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_reserve")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_reserve")]
     [return: NativeType("np_status")]
     public static int Reserve([NativeType("np_pool")] ulong pool, ulong free_blocks)
     {
@@ -234,7 +235,7 @@ public static unsafe class PoolExports
     /// <param name="pool">The pool.</param>
     /// <param name="bytes_released">Optional (may be NULL): receives the bytes of memory returned.</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE; NP_E_CORRUPTED if the free list is damaged (nothing is released then).</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_trim")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_trim")]
     [return: NativeType("np_status")]
     public static int Trim([NativeType("np_pool")] ulong pool, ulong* bytes_released)
     {
@@ -255,7 +256,7 @@ public static unsafe class PoolExports
     /// <param name="block">Any pointer value.</param>
     /// <param name="result">Receives NP_BLOCK_NOT_OWNED, NP_BLOCK_ALLOCATED or NP_BLOCK_FREE.</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_owns")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_owns")]
     [return: NativeType("np_status")]
     public static int Owns([NativeType("np_pool")] ulong pool, [NativeType("const void*")] void* block, int* result)
     {
@@ -280,7 +281,7 @@ public static unsafe class PoolExports
     /// <param name="pool">The pool.</param>
     /// <param name="report">Optional (may be NULL): receives what was found; struct_size must be set.</param>
     /// <returns>NP_OK when intact; NP_E_CORRUPTED (detail in np_last_error_message()); NP_E_INVALID_HANDLE; NP_E_UNSUPPORTED_STRUCT_SIZE.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_validate")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_validate")]
     [return: NativeType("np_status")]
     public static int Validate([NativeType("np_pool")] ulong pool, [NativeType("np_pool_validation*")] PoolValidationAbi* report)
     {
@@ -313,7 +314,7 @@ public static unsafe class PoolExports
     /// <param name="pool">The pool.</param>
     /// <param name="stats">Receives the counters; struct_size must be sizeof(np_pool_stats).</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_get_stats")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_get_stats")]
     [return: NativeType("np_status")]
     public static int GetStats([NativeType("np_pool")] ulong pool, [NativeType("np_pool_stats*")] PoolStatsAbi* stats)
     {
@@ -359,7 +360,7 @@ public static unsafe class PoolExports
     /// <summary>Zeroes the event counters (allocations, frees, created, reused, failures, detections); the peak restarts from the current in_use.</summary>
     /// <param name="pool">The pool.</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_pool_reset_stats")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_reset_stats")]
     [return: NativeType("np_status")]
     public static int ResetStats([NativeType("np_pool")] ulong pool)
     {

@@ -21,7 +21,7 @@ public static unsafe class ServerExports
     /// <summary>Fills options with defaults (every size 0 = its default); the address must still be set.</summary>
     /// <param name="options">The struct to fill; struct_size is set to sizeof(np_server_options).</param>
     /// <returns>NP_OK, or NP_E_NULL_POINTER.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_server_options_init")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_server_options_init")]
     [return: NativeType("np_status")]
     public static int OptionsInit([NativeType("np_server_options*")] ServerOptionsAbi* options)
     {
@@ -35,7 +35,7 @@ public static unsafe class ServerExports
     /// <param name="options">Shape of the server; struct_size must be sizeof(np_server_options).</param>
     /// <param name="server">Receives the new handle (0 on failure).</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for a missing or too long address or sizes out of range; NP_E_OUT_OF_MEMORY.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_server_create")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_server_create")]
     [return: NativeType("np_status")]
     public static int Create([NativeType("const np_server_options*")] ServerOptionsAbi* options, [NativeType("np_server*")] ulong* server)
     {
@@ -86,7 +86,7 @@ public static unsafe class ServerExports
     /// <param name="user_data">Passed to every handler call as is.</param>
     /// <param name="route_id">Receives the route's id (1, 2, ... in registration order); clients find it with np_client_resolve().</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_INVALID_ARGUMENT for an empty, too long or duplicate name; NP_E_INVALID_STATE after start.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_server_add_route")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_server_add_route")]
     [return: NativeType("np_status")]
     public static int AddRoute([NativeType("np_server")] ulong server, [NativeType("const char*")] byte* name,
         [NativeType("np_handler_fn")] nint handler, void* user_data, uint* route_id)
@@ -108,7 +108,7 @@ public static unsafe class ServerExports
     /// <summary>Binds the socket and starts the acceptor and worker threads. Routes are fixed from now on.</summary>
     /// <param name="server">The server.</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_STATE when already started; NP_E_PERMISSION_DENIED when the socket directory is not private; NP_E_ADDRESS_IN_USE; NP_E_IO.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_server_start")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_server_start")]
     [return: NativeType("np_status")]
     public static int Start([NativeType("np_server")] ulong server)
     {
@@ -129,7 +129,7 @@ public static unsafe class ServerExports
     /// <param name="server">The server.</param>
     /// <param name="drain_timeout_ms">Longest wait for in-flight requests (0: answer them NP_E_SHUTDOWN now).</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_STATE when called from one of this server's handlers.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_server_stop")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_server_stop")]
     [return: NativeType("np_status")]
     public static int Stop([NativeType("np_server")] ulong server, uint drain_timeout_ms)
     {
@@ -145,7 +145,7 @@ public static unsafe class ServerExports
     /// <summary>Stops the server if running (no drain) and frees it. Destroying 0 is a no-op.</summary>
     /// <param name="server">The server, or 0.</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE; NP_E_INVALID_STATE when called from one of this server's handlers.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_server_destroy")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_server_destroy")]
     [return: NativeType("np_status")]
     public static int Destroy([NativeType("np_server")] ulong server)
     {
@@ -167,7 +167,7 @@ public static unsafe class ServerExports
     /// <param name="server">The server.</param>
     /// <param name="stats">Receives the counters; struct_size must be sizeof(np_server_stats).</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_server_get_stats")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_server_get_stats")]
     [return: NativeType("np_status")]
     public static int GetStats([NativeType("np_server")] ulong server, [NativeType("np_server_stats*")] ServerStatsAbi* stats)
     {
@@ -210,7 +210,7 @@ public static unsafe class ServerExports
     /// <param name="route_id">A route id from np_server_add_route().</param>
     /// <param name="stats">Receives the counters; struct_size must be sizeof(np_route_stats).</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_server_get_route_stats")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_server_get_route_stats")]
     [return: NativeType("np_status")]
     public static int GetRouteStats([NativeType("np_server")] ulong server, uint route_id, [NativeType("np_route_stats*")] RouteStatsAbi* stats)
     {
@@ -243,7 +243,7 @@ public static unsafe class ServerExports
     /// <param name="timeout_ms">Longest wait; 0 does not wait; NP_WAIT_FOREVER waits until a request or stop.</param>
     /// <param name="request">Receives the request; struct_size must be sizeof(np_request). Its data stays valid until the reply.</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE; NP_E_TIMEOUT; NP_E_SHUTDOWN once the server stopped; NP_E_INVALID_STATE before start.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_server_receive")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_server_receive")]
     [return: NativeType("np_status")]
     public static int Receive([NativeType("np_server")] ulong server, uint timeout_ms, [NativeType("np_request*")] RequestAbi* request)
     {
@@ -267,7 +267,7 @@ public static unsafe class ServerExports
     /// <param name="data">The response payload (may be the request's own data buffer); NULL only with length 0.</param>
     /// <param name="length">Payload bytes, at most the maximum message size.</param>
     /// <returns>NP_OK; NP_E_INVALID_HANDLE; NP_E_NULL_POINTER; NP_E_MESSAGE_TOO_LARGE; NP_E_INVALID_ARGUMENT for a token already answered or never received; NP_E_PEER_GONE when the client left (the token is spent); NP_E_SHUTDOWN when the stop already answered it.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_server_reply")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_server_reply")]
     [return: NativeType("np_status")]
     public static int Reply([NativeType("np_server")] ulong server, ulong token, [NativeType("const void*")] void* data, uint length)
     {
@@ -285,7 +285,7 @@ public static unsafe class ServerExports
     /// <param name="token">np_request.token.</param>
     /// <param name="status">A negative status to report.</param>
     /// <returns>As np_server_reply(); NP_E_INVALID_ARGUMENT when status is not negative.</returns>
-    [UnmanagedCallersOnly(EntryPoint = "np_server_reply_error")]
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_server_reply_error")]
     [return: NativeType("np_status")]
     public static int ReplyError([NativeType("np_server")] ulong server, ulong token, [NativeType("np_status")] int status)
     {

@@ -2,23 +2,20 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using NativePools.Diagnostics;
-using NativePools.Native.Exports;
 using NativePools.Pools;
 
 namespace NativePools.Native.FastPath;
 
 /// <summary>
 /// Hands the C part of np_pool_alloc and np_pool_free (pool_fast_path.c) what it needs before
-/// the first call: the managed functions for everything but the common case, where the count
-/// of destroyed pools lives, and the layout of a thread's cache state as this build has it. The
-/// C side takes the common case only when that layout is the one it was written for.
+/// its first common case: where the count of destroyed pools lives, and the layout of a thread's
+/// cache state as this build has it. The C side takes the common case only when that layout is
+/// the one it was written for.
 /// </summary>
 internal static unsafe class PoolFastPath
 {
     [DllImport("np_fast_path", EntryPoint = "np_internal_fast_path_init", ExactSpelling = true)]
-    private static extern int Init(
-        delegate* unmanaged<ulong, void**, int> allocGeneral, delegate* unmanaged<ulong, void*, int> freeGeneral,
-        long* destroyedPools, long* layout, int layoutCount);
+    private static extern int Init(long* destroyedPools, long* layout, int layoutCount);
 
     /// <summary>
     /// False when the C fast path found a layout other than its own. Nothing would break (every
@@ -27,8 +24,9 @@ internal static unsafe class PoolFastPath
     public static bool LayoutAgrees { get; private set; } = true;
 
     /// <summary>
-    /// Runs when the runtime starts, before any export's managed code: the C functions start the
-    /// runtime themselves (through np_version) when nothing is registered yet.
+    /// Runs when the runtime starts, before any export's managed code. Until then the C part
+    /// takes no common case: every call goes to the managed path, whose first call starts the
+    /// runtime.
     /// </summary>
     [ModuleInitializer]
     [SuppressMessage("Usage", "CA2255", Justification = "The C fast path needs its managed functions before the first call, whichever export that is.")]
@@ -40,7 +38,7 @@ internal static unsafe class PoolFastPath
         long[] layout = BlockPool.CallingThreadStateLayout();
         fixed (long* values = layout)
         {
-            LayoutAgrees = Init(&PoolExports.Alloc, &PoolExports.Free, BlockPool.DestroyedPoolsCounter, values, layout.Length) == 1;
+            LayoutAgrees = Init(BlockPool.DestroyedPoolsCounter, values, layout.Length) == 1;
         }
     }
 

@@ -1,7 +1,8 @@
 /*
  * np_pool_alloc and np_pool_free: their common case in C, everything else in the managed
- * export layer (PoolExports.Alloc and PoolExports.Free, reached through function pointers that
- * PoolFastPath.cs registers when the runtime starts).
+ * export layer (PoolExports.Alloc and PoolExports.Free, reached through their generated shims
+ * np_pool_alloc_general and np_pool_free_general in Boundary/exports.g.c, which also run the
+ * call elsewhere when the calling thread is exiting).
  *
  * Why C: entering a NativeAOT export costs about 6 ns here (the reverse P/Invoke transition),
  * several times the work of taking a block from the calling thread's magazine. The common
@@ -22,13 +23,14 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NP_FAST_EXPORT __attribute__((visibility("default")))
-#define NP_INTERNAL __attribute__((visibility("hidden")))
+#include "../Boundary/boundary.h"
 
-/* Managed exports (libnativepools itself). */
-extern uint32_t np_version(void);
+#define NP_FAST_EXPORT NP_BOUNDARY_EXPORT
+#define NP_INTERNAL NP_BOUNDARY_INTERNAL
 
-enum { NP_OK = 0, NP_E_INTERNAL = -13 };
+/* The generated shims of the managed general paths (Boundary/exports.g.c). */
+NP_INTERNAL np_status np_pool_alloc_general(np_pool pool, void **block);
+NP_INTERNAL np_status np_pool_free_general(np_pool pool, void *block);
 
 /* NativePools.Pools.Magazine: a header, then int32 rounds (block indices). */
 typedef struct np_magazine {
@@ -86,11 +88,6 @@ typedef struct np_thread_slot {
 
 static _Thread_local np_thread_slot slot;
 
-typedef int32_t (*np_alloc_general_fn)(uint64_t pool, void **block);
-typedef int32_t (*np_free_general_fn)(uint64_t pool, void *block);
-
-static np_alloc_general_fn alloc_general;
-static np_free_general_fn free_general;
 /* BlockPool's count of destroyed pools: a remembered state is valid while it is unchanged. */
 static const int64_t *destroyed_pools;
 static int fast_path_enabled;
@@ -98,6 +95,13 @@ static int fast_path_enabled;
 NP_INTERNAL np_thread_slot *np_internal_thread_slot(void)
 {
     return &slot;
+}
+
+/* Called when the thread begins to exit (Boundary/thread_exit.c): after that, another thread
+ * may reclaim the thread's caches, so the slot must never lead to them again. */
+void np_fast_path_forget_thread(void)
+{
+    memset(&slot, 0, sizeof slot);
 }
 
 /* The layout this file assumes, in the order PoolFastPath.Layout lists the managed one. */
@@ -125,18 +129,16 @@ static const int64_t expected_layout[] = {
 };
 
 /*
- * Called once, by PoolFastPath's module initializer, before any other managed code runs.
+ * Called once, by PoolFastPath's module initializer, when the runtime starts (the first call
+ * of the process enters it through a general path: no thread has a remembered state before).
  * Returns 1 when the managed layout is the one above and the fast path is on, 0 otherwise
  * (every call then takes the managed path).
  */
-NP_INTERNAL int32_t np_internal_fast_path_init(np_alloc_general_fn alloc, np_free_general_fn free_block,
-                                               const int64_t *destroyed, const int64_t *layout, int32_t layout_count)
+NP_INTERNAL int32_t np_internal_fast_path_init(const int64_t *destroyed, const int64_t *layout, int32_t layout_count)
 {
     int matches = layout_count == (int32_t)(sizeof expected_layout / sizeof expected_layout[0]) &&
                   memcmp(layout, expected_layout, sizeof expected_layout) == 0;
     destroyed_pools = destroyed;
-    __atomic_store_n(&free_general, free_block, __ATOMIC_RELEASE);
-    __atomic_store_n(&alloc_general, alloc, __ATOMIC_RELEASE);
     __atomic_store_n(&fast_path_enabled, matches, __ATOMIC_RELEASE);
     return matches;
 }
@@ -177,30 +179,14 @@ static inline void end_update(np_cache_state *cache, int64_t sequence)
     __atomic_store_n(&cache->sequence, sequence + 2, __ATOMIC_RELEASE);
 }
 
-/*
- * The managed function, after starting the runtime if no managed code has run yet (its
- * start runs PoolFastPath's module initializer, which registers the functions).
- */
-static void *general(void *const *function)
-{
-    void *f = __atomic_load_n(function, __ATOMIC_ACQUIRE);
-    if (f) return f;
-    (void)np_version();
-    return __atomic_load_n(function, __ATOMIC_ACQUIRE);
-}
-
 __attribute__((noinline)) static int32_t alloc_slow(uint64_t pool, void **block)
 {
-    np_alloc_general_fn f = (np_alloc_general_fn)general((void *const *)&alloc_general);
-    if (f) return f(pool, block);
-    if (block) *block = NULL;
-    return NP_E_INTERNAL;
+    return np_pool_alloc_general(pool, block);
 }
 
 __attribute__((noinline)) static int32_t free_slow(uint64_t pool, void *block)
 {
-    np_free_general_fn f = (np_free_general_fn)general((void *const *)&free_general);
-    return f ? f(pool, block) : NP_E_INTERNAL;
+    return np_pool_free_general(pool, block);
 }
 
 /* BlockPool.TryAllocFrom for a plain pool, store for store. */
