@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 /* =================================================================================================
- * Library version and ABI constants.
+ * Library version and ABI constants (the version comes from the file VERSION).
  * ================================================================================================= */
 
 /** Major version: changes break the ABI. */

@@ -23,6 +23,9 @@ from .ipc import WAIT_FOREVER, Client, Request, RouteStats, Server, ServerStats
 from .message_pool import DEFAULT_CLASS_SIZES, MessageClassStats, MessagePool, MessagePoolStats
 from .pool import PRESETS, Pool, PoolStats, ValidationReport
 
+#: The package's version: the header's, from the project's VERSION file through the generator.
+__version__ = f"{abi.NP_VERSION_MAJOR}.{abi.NP_VERSION_MINOR}.{abi.NP_VERSION_PATCH}"
+
 
 def version() -> str:
     """The loaded library's version string, e.g. "0.1.0"."""

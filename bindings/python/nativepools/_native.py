@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Tuple
 
 
 # --------------------------------------------------------------------------------------------------
-# Library version and ABI constants.
+# Library version and ABI constants (the version comes from the file VERSION).
 # --------------------------------------------------------------------------------------------------
 # Major version: changes break the ABI.
 NP_VERSION_MAJOR = 0

@@ -47,6 +47,11 @@ class Loading(unittest.TestCase):
         self.assertEqual(number, abi.NP_VERSION_NUMBER)
         major, minor, patch = number >> 16, (number >> 8) & 0xFF, number & 0xFF
         self.assertEqual(nativepools.version(), f"{major}.{minor}.{patch}")
+        # The package's version is the library's, and both are the project's VERSION file.
+        self.assertEqual(nativepools.__version__, nativepools.version())
+        version_file = os.path.join(os.path.dirname(__file__), "..", "..", "..", "VERSION")
+        with open(version_file) as f:
+            self.assertEqual(f.read().strip(), nativepools.__version__)
         self.assertEqual(nativepools.status_name(abi.NP_E_DOUBLE_FREE), "NP_E_DOUBLE_FREE")
         self.assertTrue(nativepools.status_message(abi.NP_E_DOUBLE_FREE))
 

@@ -6,16 +6,16 @@ using NativePools.Native.Abi;
 
 namespace NativePools.Native.Abi;
 
-/// <summary>Library version and ABI constants.</summary>
+/// <summary>Library version and ABI constants (the version comes from the file VERSION).</summary>
 [NativeConstants]
 public static class VersionConstants
 {
     /// <summary>Major version: changes break the ABI.</summary>
-    public const int NP_VERSION_MAJOR = 0;
+    public const int NP_VERSION_MAJOR = LibraryVersion.Major;
     /// <summary>Minor version: additions only.</summary>
-    public const int NP_VERSION_MINOR = 1;
+    public const int NP_VERSION_MINOR = LibraryVersion.Minor;
     /// <summary>Patch version: fixes only.</summary>
-    public const int NP_VERSION_PATCH = 0;
+    public const int NP_VERSION_PATCH = LibraryVersion.Patch;
     /// <summary>The version as one number, as np_version() returns it: (major &lt;&lt; 16) | (minor &lt;&lt; 8) | patch.</summary>
     public const uint NP_VERSION_NUMBER = (uint)((NP_VERSION_MAJOR << 16) | (NP_VERSION_MINOR << 8) | NP_VERSION_PATCH);
 }

@@ -19,7 +19,7 @@ public static unsafe class CommonExports
     /// <remarks>Thread-safe; never fails; the string lives as long as the process.</remarks>
     [UnmanagedCallersOnly(EntryPoint = "managed_np_version_string")]
     [return: NativeType("const char*")]
-    public static byte* VersionString() => StatusText.Pointer("0.1.0"u8);
+    public static byte* VersionString() => StatusText.Pointer(LibraryVersion.Utf8);
 
     /// <summary>The symbolic name of a status, e.g. "NP_E_DOUBLE_FREE"; "NP_E_UNKNOWN" for codes this library does not define.</summary>
     /// <param name="status">Any value.</param>

@@ -11,7 +11,7 @@ import 'dart:ffi';
 import 'dart:io' show Platform;
 
 // -------------------------------------------------------------------------------------------------
-// Library version and ABI constants.
+// Library version and ABI constants (the version comes from the file VERSION).
 // -------------------------------------------------------------------------------------------------
 
 /// Major version: changes break the ABI.
