@@ -24,13 +24,21 @@ check() { # check NAME COMMAND...: runs the command in a subshell, in WORK, outs
   fi
 }
 
+expect_output() { # expect_output TEXT COMMAND...: the command succeeds and prints a line containing TEXT
+  local text="$1" out; shift
+  out=$("$@") || { echo "$out"; echo "$* failed"; return 1; }
+  echo "$out"
+  grep -qF "$text" <<< "$out"
+}
+
 soname_and_links() {
   local lib="$PREFIX/lib"
   [ -f "$lib/libnativepools.so.$VERSION" ] && [ ! -L "$lib/libnativepools.so.$VERSION" ] || { echo "no real file"; return 1; }
   [ "$(readlink "$lib/libnativepools.so.$MAJOR")" = "libnativepools.so.$VERSION" ] || { echo "bad .so.$MAJOR link"; return 1; }
   [ "$(readlink "$lib/libnativepools.so")" = "libnativepools.so.$MAJOR" ] || { echo "bad .so link"; return 1; }
-  readelf -d "$lib/libnativepools.so.$VERSION" | grep -q "Library soname: \[libnativepools.so.$MAJOR\]" \
-    || { readelf -d "$lib/libnativepools.so.$VERSION" | grep -i soname; return 1; }
+  local dynamic
+  dynamic=$(readelf -d "$lib/libnativepools.so.$VERSION") || return 1
+  grep -qF "Library soname: [libnativepools.so.$MAJOR]" <<< "$dynamic" || { grep -i soname <<< "$dynamic"; return 1; }
 }
 
 exports_are_the_headers() {
@@ -46,7 +54,7 @@ build_with_pkg_config() {
   flags=$(PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" pkg-config --cflags --libs nativepools) || return 1
   [ "$(PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" pkg-config --modversion nativepools)" = "$VERSION" ] || return 1
   cc -std=c11 -Wall -Wextra -Werror "$HERE/app.c" $flags -o pc_app || return 1
-  mkdir -p elsewhere && cd elsewhere && ../pc_app | tee /dev/stderr | grep -q "nativepools $VERSION: installed"
+  mkdir -p elsewhere && cd elsewhere && expect_output "nativepools $VERSION: installed" ../pc_app
 }
 
 build_with_cmake() {
@@ -54,14 +62,14 @@ build_with_cmake() {
   mkdir -p "$dir/src" && cp "$HERE/CMakeLists.txt" "$HERE/app.c" "$dir/src/" || return 1
   cmake -S "$dir/src" -B "$dir/build" -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null || return 1
   cmake --build "$dir/build" >/dev/null || return 1
-  (cd / && "$WORK/$dir/build/app") | tee /dev/stderr | grep -q "nativepools $VERSION: installed"
+  cd / && expect_output "nativepools $VERSION: installed" "$WORK/$dir/build/app"
 }
 
 build_cxx_example() {
   local flags
   flags=$(PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" pkg-config --cflags --libs nativepools) || return 1
   g++ -std=c++17 -Wall -Wextra -Werror -pedantic "$HERE/../../bindings/c/examples/hello_pool.cpp" $flags -o cxx_app || return 1
-  (cd / && "$WORK/cxx_app") | tee /dev/stderr | grep -q "np::error -6: NP_E_DOUBLE_FREE"
+  cd / && expect_output "np::error -6: NP_E_DOUBLE_FREE" "$WORK/cxx_app"
 }
 
 cmake_refuses_other_versions() {
@@ -93,7 +101,27 @@ tarball_is_the_install_tree() {
   # Relocatable: a program builds and runs against the unpacked tree too.
   local flags
   flags=$(PKG_CONFIG_PATH="$WORK/$top/lib/pkgconfig" pkg-config --cflags --libs nativepools) || return 1
-  cc "$HERE/app.c" $flags -o tar_app && ./tar_app | grep -q "nativepools $VERSION: installed"
+  cc "$HERE/app.c" $flags -o tar_app && expect_output "nativepools $VERSION: installed" ./tar_app
+}
+
+dotnet_package_in_a_new_console_app() {
+  export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+  dotnet pack "$HERE/../../src/NativePools/NativePools.csproj" -c Release -o "$WORK/feed" -nologo -v quiet || return 1
+  [ -f "$WORK/feed/NativePools.$VERSION.nupkg" ] || { ls "$WORK/feed"; return 1; }
+  local listing
+  listing=$(python3 -c "import sys, zipfile; print('\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))" "$WORK/feed/NativePools.$VERSION.nupkg")
+  for entry in README.md lib/net10.0/NativePools.dll lib/net10.0/NativePools.xml; do
+    grep -qx "$entry" <<< "$listing" || { echo "the package lacks $entry"; return 1; }
+  done
+  local nuspec
+  nuspec=$(python3 -c "import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read('NativePools.nuspec').decode())" \
+    "$WORK/feed/NativePools.$VERSION.nupkg") || return 1
+  grep -qF '<license type="expression">MIT</license>' <<< "$nuspec" || { echo "no MIT licence expression"; return 1; }
+  dotnet new console -o "$WORK/PoolsDemo" >/dev/null || return 1
+  cd "$WORK/PoolsDemo" || return 1
+  dotnet add package NativePools --version "$VERSION" --source "$WORK/feed" >/dev/null || return 1
+  cp "$HERE/../../bindings/dotnet/example/Program.cs" Program.cs
+  expect_output "second free: DoubleFree" dotnet run -p:AllowUnsafeBlocks=true
 }
 
 check "SONAME libnativepools.so.$MAJOR and the two symlinks" soname_and_links
@@ -104,5 +132,6 @@ check "CMake refuses a newer minor or major version" cmake_refuses_other_version
 check "C++ example (nativepools.hpp, -std=c++17 -pedantic -Werror) builds and runs" build_cxx_example
 check "DESTDIR is honoured" destdir_is_honoured
 check "dist tarball: checksum, same tree as the install, relocatable" tarball_is_the_install_tree
+check ".NET: the packed NativePools package runs in a new console app from a local feed" dotnet_package_in_a_new_console_app
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
