@@ -70,8 +70,43 @@ private:
 /** A block owned until it goes out of scope. */
 using block_ptr = std::unique_ptr<void, block_deleter>;
 
+namespace detail {
+
+/** Move-only owner of a handle, destroyed with Destroy when the owner ends. */
+template <typename Handle, np_status (*Destroy)(Handle)>
+class owner {
+public:
+    owner() noexcept = default;
+    owner(owner &&other) noexcept : handle_(std::exchange(other.handle_, 0)) {}
+    owner &operator=(owner &&other) noexcept
+    {
+        if (this != &other) {
+            reset();
+            handle_ = std::exchange(other.handle_, 0);
+        }
+        return *this;
+    }
+    owner(const owner &) = delete;
+    owner &operator=(const owner &) = delete;
+    ~owner() { reset(); }
+
+    /** The C handle, for calls this layer does not wrap. */
+    Handle handle() const noexcept { return handle_; }
+
+protected:
+    Handle handle_ = 0;
+
+private:
+    void reset() noexcept
+    {
+        if (handle_ != 0) (void)Destroy(std::exchange(handle_, 0));
+    }
+};
+
+} // namespace detail
+
 /** Owns a block pool (np_pool_create / np_pool_destroy). */
-class pool {
+class pool : public detail::owner<np_pool, np_pool_destroy> {
 public:
     /** A pool of blocks of block_size bytes, default options otherwise. */
     explicit pool(uint64_t block_size)
@@ -82,19 +117,6 @@ public:
         check(np_pool_create(&options, &handle_));
     }
     explicit pool(const np_pool_options &options) { check(np_pool_create(&options, &handle_)); }
-    pool(pool &&other) noexcept : handle_(std::exchange(other.handle_, 0)) {}
-    pool &operator=(pool &&other) noexcept
-    {
-        if (this != &other) {
-            reset();
-            handle_ = std::exchange(other.handle_, 0);
-        }
-        return *this;
-    }
-    pool(const pool &) = delete;
-    pool &operator=(const pool &) = delete;
-    ~pool() { reset(); }
-
     /** A block, freed back to this pool when the pointer goes out of scope. */
     block_ptr allocate()
     {
@@ -120,15 +142,6 @@ public:
         return s;
     }
 
-    np_pool handle() const noexcept { return handle_; }
-
-private:
-    void reset() noexcept
-    {
-        if (handle_ != 0) (void)np_pool_destroy(std::exchange(handle_, 0));
-    }
-
-    np_pool handle_ = 0;
 };
 
 /** Deleter of a pooled message: returns it to its message pool (np_msgpool_release). */
@@ -149,7 +162,7 @@ private:
 using message_ptr = std::unique_ptr<void, message_deleter>;
 
 /** Owns a size-classed message pool (np_msgpool_create / np_msgpool_destroy). */
-class message_pool {
+class message_pool : public detail::owner<np_msgpool, np_msgpool_destroy> {
 public:
     /** The default classes and retention. */
     message_pool()
@@ -159,19 +172,6 @@ public:
         check(np_msgpool_create(&options, &handle_));
     }
     explicit message_pool(const np_msgpool_options &options) { check(np_msgpool_create(&options, &handle_)); }
-    message_pool(message_pool &&other) noexcept : handle_(std::exchange(other.handle_, 0)) {}
-    message_pool &operator=(message_pool &&other) noexcept
-    {
-        if (this != &other) {
-            reset();
-            handle_ = std::exchange(other.handle_, 0);
-        }
-        return *this;
-    }
-    message_pool(const message_pool &) = delete;
-    message_pool &operator=(const message_pool &) = delete;
-    ~message_pool() { reset(); }
-
     /** A buffer of at least size bytes; capacity (if given) receives its usable size. */
     message_ptr acquire(std::size_t size, std::size_t *capacity = nullptr)
     {
@@ -182,19 +182,10 @@ public:
         return message_ptr(message, message_deleter(handle_));
     }
 
-    np_msgpool handle() const noexcept { return handle_; }
-
-private:
-    void reset() noexcept
-    {
-        if (handle_ != 0) (void)np_msgpool_destroy(std::exchange(handle_, 0));
-    }
-
-    np_msgpool handle_ = 0;
 };
 
 /** Owns an IPC server (np_server_create / np_server_destroy, which stops it first). */
-class server {
+class server : public detail::owner<np_server, np_server_destroy> {
 public:
     /** A server at address, default options otherwise. */
     explicit server(const char *address)
@@ -205,19 +196,6 @@ public:
         check(np_server_create(&options, &handle_));
     }
     explicit server(const np_server_options &options) { check(np_server_create(&options, &handle_)); }
-    server(server &&other) noexcept : handle_(std::exchange(other.handle_, 0)) {}
-    server &operator=(server &&other) noexcept
-    {
-        if (this != &other) {
-            reset();
-            handle_ = std::exchange(other.handle_, 0);
-        }
-        return *this;
-    }
-    server(const server &) = delete;
-    server &operator=(const server &) = delete;
-    ~server() { reset(); }
-
     /** Adds a route served by handler (NULL: a pull route); returns its id. */
     uint32_t add_route(const char *name, np_handler_fn handler, void *user_data = nullptr)
     {
@@ -237,37 +215,15 @@ public:
         return s;
     }
 
-    np_server handle() const noexcept { return handle_; }
-
-private:
-    void reset() noexcept
-    {
-        if (handle_ != 0) (void)np_server_destroy(std::exchange(handle_, 0));
-    }
-
-    np_server handle_ = 0;
 };
 
 /** Owns an IPC client connection (np_client_connect / np_client_close). */
-class client {
+class client : public detail::owner<np_client, np_client_close> {
 public:
     explicit client(const char *address, uint32_t timeout_ms = 5000)
     {
         check(np_client_connect(address, timeout_ms, &handle_));
     }
-    client(client &&other) noexcept : handle_(std::exchange(other.handle_, 0)) {}
-    client &operator=(client &&other) noexcept
-    {
-        if (this != &other) {
-            reset();
-            handle_ = std::exchange(other.handle_, 0);
-        }
-        return *this;
-    }
-    client(const client &) = delete;
-    client &operator=(const client &) = delete;
-    ~client() { reset(); }
-
     /** The id of the server's route called name. */
     uint32_t resolve(const char *name)
     {
@@ -286,15 +242,6 @@ public:
         return length;
     }
 
-    np_client handle() const noexcept { return handle_; }
-
-private:
-    void reset() noexcept
-    {
-        if (handle_ != 0) (void)np_client_close(std::exchange(handle_, 0));
-    }
-
-    np_client handle_ = 0;
 };
 
 } // namespace np
