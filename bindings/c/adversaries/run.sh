@@ -35,5 +35,16 @@ tally "control: a child killed by a signal fails with its seed" $?
 "$BUILD/fuzz_api"
 tally "fuzz_api (every seed)" $?
 
+# The soak's judge must see a leak: with NP_SOAK_CONTROL=leak it keeps a descriptor, a thread
+# and 4 MiB per sample, and each of its three rules must report growth.
+out="$(NP_SOAK_CONTROL=leak "$BUILD/soak" 12 2>&1)"
+rc=$?
+echo "$out" | grep 'GROWS' | sed 's/^/   control| /'
+[ "$(echo "$out" | grep -c 'FAIL: soak: .* grows after warm-up')" -eq 3 ] && [ $rc -ne 0 ]
+tally "control: the soak's judge reports a leak of memory, descriptors and threads" $?
+
+"$BUILD/soak"
+tally "soak (checks held, series flat)" $?
+
 echo "adversaries: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
