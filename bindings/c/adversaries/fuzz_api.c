@@ -70,6 +70,7 @@ static _Atomic uint64_t known_undocumented;
 static uint64_t target_calls;
 static uint64_t run_seed;
 static atomic_int stop_all;
+static atomic_int control_stamp; /* NP_FUZZ_CONTROL=stamp */
 
 /*
  * Statuses issue 11 found missing from return lists ("several return lists in the header are
@@ -311,6 +312,7 @@ typedef struct server_slot {
     uint32_t max_message_size;
     uint32_t route_count; /* routes added so far: ids 1..route_count */
     int started;
+    int stopped;
     _Atomic uint64_t published;
 } server_slot;
 
@@ -817,6 +819,7 @@ static void op_pool_alloc_batch(fuzz_thread *t)
     for (size_t k = 0; k < 34; k++) blocks[k] = (void *)(uintptr_t)0x10;
     size_t allocated = 777;
     int null_array = count > 0 && adv_chance(&t->rng, 3);
+    if (null_array && adv_chance(&t->rng, 50)) count = (size_t)absurd_size(&t->rng); /* NULL checked before the count */
     int null_count = adv_chance(&t->rng, 3);
     np_status status = check(F_np_pool_alloc_batch,
                              np_pool_alloc_batch(p.handle, null_array ? NULL : blocks, count, null_count ? NULL : &allocated));
@@ -870,14 +873,25 @@ static void op_pool_free_batch(fuzz_thread *t)
     size_t freed = 777;
     int null_freed = adv_chance(&t->rng, 30);
     np_status status;
-    if (count == 0 && adv_chance(&t->rng, 50))
+    int null_array = 0;
+    if (count == 0 && adv_chance(&t->rng, 50)) {
         status = np_pool_free_batch(p.handle, NULL, 0, null_freed ? NULL : &freed);
-    else
+    } else if (count == 0 && adv_chance(&t->rng, 20)) {
+        null_array = 1; /* NULL with an absurd count: refused before any entry is read */
+        status = np_pool_free_batch(p.handle, NULL, (size_t)absurd_size(&t->rng), null_freed ? NULL : &freed);
+    } else if (adv_chance(&t->rng, 30)) {
+        /* The library only reads the array: hand it over in a read-only page. */
+        ro_open(&t->ro);
+        memcpy(t->ro.base, entries, count * sizeof entries[0]);
+        ro_seal(&t->ro);
+        status = np_pool_free_batch(p.handle, (void *const *)t->ro.base, count, null_freed ? NULL : &freed);
+    } else {
         status = np_pool_free_batch(p.handle, entries, count, null_freed ? NULL : &freed);
+    }
     /* Issue 11: np_pool_free_batch's last error disagrees with its return value (known). */
     check_with(F_np_pool_free_batch, status, 0);
-    if (!p.valid) {
-        expect_failure(F_np_pool_free_batch, status, p.why);
+    if (!p.valid || null_array) {
+        expect_failure(F_np_pool_free_batch, status, p.valid ? "a NULL array" : p.why);
     } else {
         if (invalid > 0) expect_failure(F_np_pool_free_batch, status, first_why);
         if (invalid == 0) expect_ok(F_np_pool_free_batch, status, "a batch of owned blocks");
@@ -1369,6 +1383,7 @@ static void op_server_create(fuzz_thread *t)
     }
     slot->handle = handle;
     slot->route_count = 0;
+    slot->stopped = 0;
     snprintf(slot->address, sizeof slot->address, "%s", address);
     slot->max_message_size = options.max_message_size ? options.max_message_size : NP_DEFAULT_MAX_MESSAGE_SIZE;
     atomic_store(&slot->published, handle);
@@ -1421,10 +1436,10 @@ static void op_server_control(fuzz_thread *t)
     uint64_t h = valid ? slot->handle : server_pick_hostile(t, &why);
     pthread_mutex_lock(&slot->control);
     switch (what) {
-    case 1:
-    case 2: {
+    case 1: {
         np_status status = check(F_np_server_stop, np_server_stop(h, (uint32_t)adv_below(r, 5)));
         if (!valid) expect_failure(F_np_server_stop, status, why);
+        else slot->stopped = 1;
         break;
     }
     case 3: {
@@ -1442,6 +1457,7 @@ static void op_server_control(fuzz_thread *t)
         if (valid && status == NP_OK) slot->route_count++;
         break;
     }
+    case 2:
     case 5:
     case 6: {
         np_server_stats stats;
@@ -1616,11 +1632,12 @@ static void op_client_connect(fuzz_thread *t)
     snprintf(address, sizeof address, "@np-fuzz-%d-nobody", (int)getpid());
     server_slot *server = &servers[adv_below(r, SERVER_SLOTS)];
     /* Waits are short: 0 tries once; only a started server is given longer. */
-    uint32_t timeout = adv_chance(r, 50) ? 0 : 1;
+    uint32_t timeout = adv_chance(r, 60) ? 0 : 1;
     if (adv_chance(r, 85)) {
         pthread_rwlock_rdlock(&server->rw);
         if (server->handle) snprintf(address, sizeof address, "%s", server->address);
-        if (server->handle && server->started && adv_chance(r, 20)) timeout = 20;
+        /* A handshake takes 1-5 ms here: shorter waits exercise the timeout path. */
+        if (server->handle && server->started && !server->stopped && adv_chance(r, 75)) timeout = 50;
         pthread_rwlock_unlock(&server->rw);
     }
     int hostile = 0;
@@ -1631,6 +1648,7 @@ static void op_client_connect(fuzz_thread *t)
         case 1: memset(address, 'x', sizeof address - 1); address[0] = '@'; address[sizeof address - 1] = '\0'; break;
         default: snprintf(address, sizeof address, "relative/path"); break;
         }
+        timeout = 0;
     }
     pthread_rwlock_wrlock(&slot->rw);
     if (adv_chance(r, 70)) close_client_locked(slot);
@@ -2015,7 +2033,7 @@ static const weighted_op ops[] = {
     {op_pool_alloc_batch, 15}, {op_pool_free_batch, 15}, {op_pool_owns, 20},      {op_pool_misc, 12},
     {op_exchange, 10},       {op_msgpool_create, 2},    {op_msgpool_destroy, 1}, {op_msgpool_acquire, 40},
     {op_msgpool_release, 36}, {op_msgpool_misc, 8},     {op_server_create, 1},   {op_server_control, 3},
-    {op_server_pull, 10},    {op_server_deferred, 3},   {op_client_connect, 4},  {op_client_call, 10},
+    {op_server_pull, 10},    {op_server_deferred, 3},   {op_client_connect, 6},  {op_client_call, 12},
     {op_client_send, 6},     {op_client_receive, 6},    {op_client_claim, 4},    {op_client_misc, 4},
     {op_common, 10},
 };
@@ -2044,6 +2062,11 @@ static void *fuzz_thread_main(void *arg)
         while (roll >= ops[k].weight) roll -= ops[k++].weight;
         double before = adv_now();
         ops[k].run(t);
+        if (control_stamp && t->index == 0 && t->own_count > 0 && atomic_exchange(&control_stamp, 0)) {
+            /* The control: an owned block written behind the model's back, checked as a free checks it. */
+            t->own[0].ptr[0] ^= 0xFF;
+            if (!stamp_intact(&t->own[0])) finding("block %p lost its stamp while owned", (void *)t->own[0].ptr);
+        }
         atomic_fetch_add_explicit(&op_micros[k], (uint64_t)((adv_now() - before) * 1e6), memory_order_relaxed);
     }
     return NULL;
@@ -2251,6 +2274,8 @@ int main(int argc, char **argv)
         /* The control of the runner: a child that dies of a signal must be reported as a failure. */
         const char *control = getenv("NP_FUZZ_CONTROL");
         if (control && strcmp(control, "crash") == 0) raise(SIGSEGV);
+        /* And a block changed while owned must be reported (its stamp is checked at its free). */
+        if (control && strcmp(control, "stamp") == 0) atomic_store(&control_stamp, 1);
         return run_child(seed, calls ? calls : 200000);
     }
 

@@ -31,6 +31,11 @@ rc=$?
 echo "$out" | grep -m 1 'died of signal' | sed 's/^/   control| /'
 echo "$out" | grep -q 'seed 12 died of signal 11' && [ $rc -ne 0 ]
 tally "control: a child killed by a signal fails with its seed" $?
+out="$(NP_FUZZ_CONTROL=stamp "$BUILD/fuzz_api" --seed 13 --calls 5000 2>&1)"
+rc=$?
+echo "$out" | grep -m 1 'lost its stamp' | sed 's/^/   control| /'
+echo "$out" | grep -q 'FINDING.*lost its stamp' && [ $rc -ne 0 ]
+tally "control: a block changed while owned is a finding" $?
 
 "$BUILD/fuzz_api"
 tally "fuzz_api (every seed)" $?
