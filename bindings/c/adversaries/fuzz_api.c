@@ -135,6 +135,13 @@ static np_status check_with(enum fn_id fn, np_status status, int last_error_chec
         if (last != status)
             finding("%s returned %s but np_last_error_status() says %s", fn_names[fn], status_text(status),
                     status_text(last));
+        /* The detail names the failure it describes: "NP_E_NAME: what happened". */
+        char detail[96];
+        np_last_error_message(detail, sizeof detail);
+        const char *name = np_status_name(status);
+        size_t n = strlen(name);
+        if (strncmp(detail, name, n) != 0 || detail[n] != ':')
+            finding("%s returned %s but the detail message is \"%s\"", fn_names[fn], name, detail);
     }
     return status;
 }
@@ -1495,7 +1502,8 @@ static void reply_checked(fuzz_thread *t, uint64_t server, uint64_t token, const
     if (adv_chance(r, 8)) {
         /* Larger than the connection carries: refused, and the token stays unanswered. */
         uint32_t too_long = max_message_size + 1;
-        if (too_long <= sizeof t->buffer) {
+        if (too_long > sizeof t->buffer || adv_chance(r, 30)) too_long = UINT32_MAX; /* refused before it is read */
+        {
             np_status status = check(F_np_server_reply, np_server_reply(server, token, t->buffer, too_long));
             expect_failure(F_np_server_reply, status, "a reply longer than the maximum message size");
         }
@@ -1741,6 +1749,8 @@ static uint32_t pick_length(fuzz_thread *t, uint32_t max, int *too_large)
     default: length = (uint32_t)adv_below(&t->rng, (max < 512 ? max : 512) + 1); break;
     }
     if (length > cap) length = cap;
+    /* Far beyond the buffer and any maximum: refused before a byte is read. */
+    if (adv_chance(&t->rng, 3)) length = adv_chance(&t->rng, 50) ? UINT32_MAX : NP_MAX_MESSAGE_SIZE + 1;
     *too_large = length > max;
     return length;
 }
@@ -1787,23 +1797,27 @@ static void op_client_call(fuzz_thread *t)
         request = readonly_data; /* read-only: the library only reads a request */
         seed = 0;
     } else {
-        fill_payload(t->payload, length, seed);
+        fill_payload(t->payload, too_large ? 0 : length, seed);
     }
     int null_request = adv_chance(r, 3);
-    uint32_t capacity = adv_chance(r, 15) ? (uint32_t)adv_below(r, length + 1) : (uint32_t)sizeof t->buffer;
+    uint32_t capacity = adv_chance(r, 15) ? (uint32_t)adv_below(r, (too_large ? 0 : length) + 1) : (uint32_t)sizeof t->buffer;
+    /* NULL with a capacity above 0: refused, or unused for an empty response; never written. */
+    int null_response = capacity > 0 && adv_chance(r, 3);
     uint32_t response_length = 0;
     int null_length = adv_chance(r, 3);
     uint32_t timeout = adv_chance(r, 10) ? 0 : adv_chance(r, 2) ? 50 : 1 + (uint32_t)adv_below(r, 4);
     if (p.valid) pthread_mutex_lock(&p.slot->claim_lock);
     np_status status = check(F_np_client_call, np_client_call(p.handle, route_id, null_request ? NULL : request, length,
-                                                              capacity ? t->buffer : NULL, capacity,
+                                                              capacity && !null_response ? t->buffer : NULL, capacity,
                                                               null_length ? NULL : &response_length, timeout));
     if (p.valid) pthread_mutex_unlock(&p.slot->claim_lock);
     if (!p.valid) expect_failure(F_np_client_call, status, p.why);
     else if (null_length || (null_request && length > 0)) expect_failure(F_np_client_call, status, "a NULL argument");
     else if (route < 0) expect_failure(F_np_client_call, status, "a route id the server does not have");
     else if (too_large) expect_failure(F_np_client_call, status, "a request above the maximum message size");
-    else if (status == NP_OK) {
+    else if (status == NP_OK && null_response) {
+        if (response_length != 0) finding("np_client_call returned NP_OK with %u bytes for a NULL response buffer", response_length);
+    } else if (status == NP_OK) {
         if (route == ROUTE_FAIL) finding("a call of the failing route succeeded");
         int same = response_length == length &&
                    memcmp(t->buffer, null_request ? (const uint8_t *)"" : request, length) == 0;
@@ -1825,7 +1839,7 @@ static void op_client_send(fuzz_thread *t)
     uint32_t max = p.valid ? p.slot->max_message_size : 64;
     uint32_t length = pick_length(t, max, &too_large);
     uint64_t seed = adv_next(r);
-    fill_payload(t->payload, length, seed);
+    fill_payload(t->payload, too_large ? 0 : length, seed);
     uint64_t id = 0;
     int null_id = adv_chance(r, 3);
     if (p.valid) pthread_mutex_lock(&p.slot->claim_lock);
@@ -1875,7 +1889,9 @@ static void op_client_claim(fuzz_thread *t)
     else if (null_buffer) expect_failure(F_np_client_claim, status, "a NULL buffer");
     else if (route < 0) expect_failure(F_np_client_claim, status, "a route id the server does not have");
     else if (too_large) expect_failure(F_np_client_claim, status, "a claim above the maximum message size");
-    if (status == NP_OK && p.valid && !null_buffer) {
+    if (status == NP_OK && p.valid && !null_buffer && too_large) {
+        check(F_np_client_abort, np_client_abort(p.handle)); /* reported above; nothing is written */
+    } else if (status == NP_OK && p.valid && !null_buffer) {
         if (length && !buffer) finding("np_client_claim returned NP_OK and a NULL buffer");
         uint64_t seed = adv_next(r);
         uint32_t final_length = length ? (uint32_t)adv_below(r, length + 1) : 0;
