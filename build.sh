@@ -226,6 +226,7 @@ run_tests() {
   run_suite "NUnit (core in-process + libnativepools via P/Invoke)" \
     dotnet test tests/NativePools.Tests/NativePools.Tests.csproj -c Release -nologo --logger "console;verbosity=minimal"
   run_suite "C (pthreads through the header)" make -s -C bindings/c test NP_LIB_DIR="$LIB_DIR"
+  run_suite "Adversaries (API fuzzer, soak: bindings/c/adversaries)" make -s -C bindings/c adversaries NP_LIB_DIR="$LIB_DIR"
   run_suite "Python (ctypes, threading)" python3 bindings/python/run_tests.py
   run_suite "README examples" python3 tests/readme/check_readme_examples.py
   run_suite "Scenario parity (tests/README.md)" python3 tests/readme/scenario_parity.py
