@@ -63,6 +63,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     private readonly bool _atomicState;
     private readonly bool _touchesBlocks;       // zero-on-alloc or poison-on-free
     private readonly bool _fixedGrowth;         // growth_blocks was given: grow by exactly one chunk
+    private readonly bool _bounded;             // max_blocks was given: see BlockPool.Bounded.cs
     private readonly int _magazineCapacity;
     private readonly byte* _blocks;
     private readonly ulong _blocksReservedBytes;
@@ -88,8 +89,12 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
         public readonly long* HighWaterBlocks = pool._highWaterBlocks;
         public readonly int MagazineCapacity = pool._magazineCapacity;
         public readonly bool TouchesBlocks = pool._touchesBlocks;
-        /// <summary>Neither atomic states nor flags that touch blocks: the inline alloc and free apply.</summary>
-        public readonly bool Plain = !pool._atomicState && !pool._touchesBlocks;
+        /// <summary>
+        /// Neither atomic states, nor flags that touch blocks, nor a max_blocks bound: the inline
+        /// alloc and free (and the export layer's C fast path) apply. A bounded pool's calls all
+        /// take the slow path, where a thread claims its cache (see BlockPool.Bounded.cs).
+        /// </summary>
+        public readonly bool Plain = !pool._atomicState && !pool._touchesBlocks && !pool._bounded;
     }
 
     private readonly CallView _callView;
@@ -133,6 +138,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
         _atomicState = (o.Flags & BlockPoolFlags.AtomicState) != 0;
         _touchesBlocks = (o.Flags & (BlockPoolFlags.ZeroOnAlloc | BlockPoolFlags.PoisonOnFree)) != 0;
         _fixedGrowth = o.GrowthBlocks != 0;
+        _bounded = o.MaxBlocks != 0;
         _magazineCapacity = MagazineCapacityFor(stride, blockLimit);
         if (tuning.MagazineCapacityLimit > 0) _magazineCapacity = Math.Min(_magazineCapacity, tuning.MagazineCapacityLimit);
         _ownsReservation = tuning.Reservation == 0;
@@ -293,7 +299,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     /// The calling thread's cache state for this pool, for a caller that does the common alloc
     /// and free on it itself, exactly as <see cref="TryAllocFrom"/> and <see cref="TryFreeInto"/>
     /// do; 0 before the thread's first call, and for pools whose every call takes the general
-    /// path (atomic states, poison or zero flags). Valid for the calling thread
+    /// path (atomic states, poison or zero flags, max_blocks). Valid for the calling thread
     /// only, and only until <see cref="DestroyedPools"/> changes (the owner thread's exit ends it
     /// too, but then nothing on that thread can call again).
     /// </summary>
@@ -395,12 +401,12 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
             while (done < blocks.Length)
             {
                 PoolCache? cache = ThreadCaches.Get(this, _id);
-                if (cache is not null && !_atomicState && !_touchesBlocks)
+                if (cache is not null && _callView.Plain)
                 {
                     done += TakeFromLoaded(cache, output + done, blocks.Length - done);
                     if (done == blocks.Length) break;
                 }
-                // An empty magazine, a duplicate, flags that touch blocks, or no cache yet: one block the general way.
+                // An empty magazine, a duplicate, flags or a bound, or no cache yet: one block the general way.
                 NpStatus status = AllocSlow(out output[done]);
                 if (status != NpStatus.Ok)
                 {
@@ -462,14 +468,14 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
             while (i < blocks.Length)
             {
                 PoolCache? cache = ThreadCaches.Get(this, _id);
-                if (cache is not null && !_atomicState && !_touchesBlocks)
+                if (cache is not null && _callView.Plain)
                 {
                     int put = PutIntoLoaded(cache, input + i, blocks.Length - i);
                     i += put;
                     done += put;
                     if (i == blocks.Length) break;
                 }
-                // A full magazine, an invalid pointer, flags that touch blocks, or no cache yet: one block the general way.
+                // A full magazine, an invalid pointer, flags or a bound, or no cache yet: one block the general way.
                 NpStatus status = FreeSlow(input[i]);
                 if (status == NpStatus.Ok) done++;
                 else if (first == NpStatus.Ok) first = status;
