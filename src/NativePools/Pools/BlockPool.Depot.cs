@@ -357,6 +357,7 @@ public sealed unsafe partial class BlockPool
             PoolCache cache = _caches[i];
             if (cache.Owner.IsAlive) continue;
             ReportPeakLocked(cache);
+            if (cache.Loaded->Count + cache.Previous->Count != 0) _retentionDue = true;
             RetireMagazineLocked(cache.Loaded);
             RetireMagazineLocked(cache.Previous);
             _retiredCreated += cache.Created;

@@ -389,8 +389,10 @@ public sealed unsafe partial class BlockPool
             if (!_disposed)
             {
                 ReclaimDeadCachesLocked();
-                // The caches of exited threads may have brought the free blocks over the retention limit.
-                if (_retainLimit >= 0) EnforceRetentionLocked(incoming: 0);
+                // The caches of exited threads may have brought the free blocks over the retention
+                // limit. Only their blocks count as released here: free blocks a reserve added stay
+                // until releases find the pool over its limit, however often stats are read.
+                if (_retainLimit >= 0 && _retentionDue) EnforceRetentionLocked(incoming: 0);
             }
             ReadCountersLocked(out long created, out long reused, out long frees);
             long inUse = created + reused - frees;
