@@ -288,8 +288,10 @@ typedef struct np_pool_options {
     uint64_t growth_blocks;
 
     /**
-     * Most blocks the pool may hold, 0 for unbounded (up to a 64 GiB address reservation). Beyond
-     * it allocation returns NP_E_POOL_EXHAUSTED.
+     * Most blocks the pool may hold, 0 for unbounded (up to a 64 GiB address reservation).
+     * Allocation returns NP_E_POOL_EXHAUSTED only when max_blocks blocks are in use: free blocks
+     * other threads cache are taken back first, so every call on a bounded pool takes the general
+     * path (one locked instruction, no C fast path).
      */
     uint64_t max_blocks;
 
