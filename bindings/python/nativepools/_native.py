@@ -845,7 +845,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "np_last_error_status": (np_status, []),
     # np_last_error_message(buffer, capacity): Copies the calling thread's detail message for its
     # most recent failure (which pool, which pointer, which limit) as NUL-terminated UTF-8,
-    # truncated to fit, like snprintf.
+    # truncated to fit, like snprintf. The detail does not repeat the status name: print
+    # np_status_name(np_last_error_status()) beside it.
     "np_last_error_message": (ctypes.c_size_t, [ctypes.c_char_p, ctypes.c_size_t]),
 
     # Message pools

@@ -232,7 +232,7 @@ public sealed unsafe partial class BlockPool
         {
             if (_disposed) return Destroyed();
             if (blocks > (ulong)_blockLimit)
-                return LastError.Set(NpStatus.PoolExhausted, "cannot reserve {0} blocks: pool '{s}' holds at most {1}", (long)blocks, _blockLimit, Label);
+                return LastError.Set(NpStatus.PoolExhausted, "cannot reserve {0} blocks: pool '{s}' holds at most {1}", blocks, _blockLimit, Label);
             while (_capacity < (long)blocks)
             {
                 long chunks = ((long)blocks - _capacity + _blocksPerChunk - 1) / _blocksPerChunk;

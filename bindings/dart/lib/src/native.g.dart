@@ -1184,7 +1184,8 @@ final class NativePoolsBindings {
 
   /// `np_last_error_message`: Copies the calling thread's detail message for its most recent
   /// failure (which pool, which pointer, which limit) as NUL-terminated UTF-8, truncated to fit,
-  /// like snprintf.
+  /// like snprintf. The detail does not repeat the status name: print
+  /// np_status_name(np_last_error_status()) beside it.
   ///
   /// Returns: The full message length in bytes, without the NUL (0 when there was no failure).
   late final np_last_error_message =
@@ -1333,7 +1334,8 @@ final class NativePoolsBindings {
   /// ones are skipped and counted.
   ///
   /// Returns: NP_OK when every entry was valid; else the status of the first invalid entry, as
-  /// np_pool_free().
+  /// np_pool_free(); np_last_error_status() and np_last_error_message() then describe that first
+  /// invalid entry too.
   late final np_pool_free_batch =
       dynamicLibrary.lookupFunction<_np_pool_free_batch_native, _np_pool_free_batch_dart>('np_pool_free_batch');
 
