@@ -288,8 +288,10 @@ typedef struct np_pool_options {
     uint64_t growth_blocks;
 
     /**
-     * Most blocks the pool may hold, 0 for unbounded (up to a 64 GiB address reservation). Beyond
-     * it allocation returns NP_E_POOL_EXHAUSTED.
+     * Most blocks the pool may hold, 0 for unbounded (up to a 64 GiB address reservation).
+     * Allocation returns NP_E_POOL_EXHAUSTED only when max_blocks blocks are in use: free blocks
+     * other threads cache are taken back first, so every call on a bounded pool takes the general
+     * path (one locked instruction, no C fast path).
      */
     uint64_t max_blocks;
 
@@ -1192,7 +1194,8 @@ np_status np_last_error_status(void);
 
 /**
  * Copies the calling thread's detail message for its most recent failure (which pool, which
- * pointer, which limit) as NUL-terminated UTF-8, truncated to fit, like snprintf.
+ * pointer, which limit) as NUL-terminated UTF-8, truncated to fit, like snprintf. The detail does
+ * not repeat the status name: print np_status_name(np_last_error_status()) beside it.
  *
  * @param buffer Destination; may be NULL when capacity is 0.
  * @param capacity Bytes available at buffer, including room for the NUL.
@@ -1422,7 +1425,8 @@ np_status np_pool_alloc_batch(np_pool pool, void** blocks, size_t count, size_t*
  * @param count Entries in blocks (0 is allowed).
  * @param freed Optional (may be NULL): receives how many were freed.
  * @return NP_OK when every entry was valid; else the status of the first invalid entry, as
- *         np_pool_free().
+ *         np_pool_free(); np_last_error_status() and np_last_error_message() then describe that
+ *         first invalid entry too.
  */
 np_status np_pool_free_batch(np_pool pool, void* const* blocks, size_t count, size_t* freed);
 

@@ -312,6 +312,8 @@ static void check_row(fixture *f, const bad_call *row, unsigned long long expect
     NP_ASSERT_EQ(length, np_last_error_message(clipped, sizeof clipped));
     NP_ASSERT_EQ(length < sizeof clipped ? length : sizeof clipped - 1, strlen(clipped));
     NP_ASSERT(strncmp(detail, clipped, strlen(clipped)) == 0);
+    /* The detail does not repeat the status name: callers print np_status_name() beside it. */
+    NP_ASSERT_MSG(strstr(detail, row->expected_name) == NULL, "%s: the detail repeats the status name: %s", row->what, detail);
 
     read_counters(f, after);
     for (c = COUNTS_DOUBLE_FREE; c <= COUNTS_FAILED_ALLOCATION; c++) {
@@ -536,12 +538,106 @@ static void s16_detail_names_the_pool_and_pointer(void)
     NP_DESTROY_POOL(pool);
 }
 
+/* ------------------------------------------------------------------ detail text */
+
+/* The calling thread's detail message (a static buffer per call site is enough here). */
+static const char *detail_now(char *buffer, size_t size)
+{
+    np_last_error_message(buffer, size);
+    return buffer;
+}
+
+#define ASSERT_DETAIL_HAS(buffer, text)                                                                    \
+    NP_ASSERT_MSG(strstr(detail_now((buffer), sizeof(buffer)), (text)) != NULL, "the detail \"%s\" lacks \"%s\"", \
+                  (buffer), (text))
+#define ASSERT_DETAIL_LACKS(buffer, text)                                                                  \
+    NP_ASSERT_MSG(strstr(detail_now((buffer), sizeof(buffer)), (text)) == NULL, "the detail \"%s\" has \"%s\"", \
+                  (buffer), (text))
+
+static void s16_detail_prints_unsigned_values_unsigned(void)
+{
+    char detail[512];
+    np_pool_options options;
+    np_pool pool = 0;
+    NP_ASSERT_OK(np_pool_options_init(&options));
+    options.block_size = 64;
+    options.max_blocks = UINT64_MAX;
+    NP_ASSERT_STATUS(NP_E_INVALID_ARGUMENT, np_pool_create(&options, &pool));
+    ASSERT_DETAIL_HAS(detail, "max_blocks 18446744073709551615 exceeds");
+    ASSERT_DETAIL_LACKS(detail, "-1");
+
+    NP_ASSERT_OK(np_pool_options_init(&options));
+    options.block_size = UINT64_MAX - 1;
+    NP_ASSERT_STATUS(NP_E_INVALID_ARGUMENT, np_pool_create(&options, &pool));
+    ASSERT_DETAIL_HAS(detail, "block_size 18446744073709551614 is outside");
+
+    pool = NP_MAKE_SIZED_POOL(64, 100, 0, 0);
+    NP_ASSERT_STATUS(NP_E_POOL_EXHAUSTED, np_pool_reserve(pool, 1ULL << 63));
+    ASSERT_DETAIL_HAS(detail, "cannot reserve 9223372036854775808 blocks");
+    ASSERT_DETAIL_LACKS(detail, "-9223372036854775808");
+    NP_DESTROY_POOL(pool);
+
+    np_msgpool msgpool = 0;
+    np_msgpool_options msg_options;
+    NP_ASSERT_OK(np_msgpool_options_init(&msg_options));
+    NP_ASSERT_OK(np_msgpool_create(&msg_options, &msgpool));
+    void *message = NULL;
+    NP_ASSERT_STATUS(NP_E_INVALID_ARGUMENT, np_msgpool_acquire(msgpool, SIZE_MAX, &message, NULL));
+    ASSERT_DETAIL_HAS(detail, "size 18446744073709551615 exceeds");
+    NP_ASSERT_STATUS(NP_E_POOL_EXHAUSTED, np_msgpool_reserve(msgpool, 64, UINT64_MAX));
+    ASSERT_DETAIL_HAS(detail, "cannot reserve 18446744073709551615 blocks");
+    NP_ASSERT_OK(np_msgpool_destroy(msgpool));
+}
+
+static void s16_detail_does_not_repeat_the_status_name(void)
+{
+    char detail[512], line[640];
+    void *block = NULL;
+    NP_ASSERT_STATUS(NP_E_INVALID_HANDLE, np_pool_alloc(0xbad, &block));
+    /* What a caller prints: the name, then the detail. The name appears once. */
+    snprintf(line, sizeof line, "%s: %s", np_status_name(np_last_error_status()), detail_now(detail, sizeof detail));
+    NP_ASSERT_MSG(strstr(line, "NP_E_INVALID_HANDLE") == line && strstr(line + 1, "NP_E_INVALID_HANDLE") == NULL,
+                  "the status name is not there exactly once: %s", line);
+    NP_ASSERT_MSG(strncmp(detail, "0xbad is not a live pool handle", 31) == 0, "detail: %s", detail);
+}
+
+/* np_pool_free_batch returns the first invalid entry's status; the thread's last error describes that entry too. */
+static void s16_free_batch_reports_its_first_invalid_entry(void)
+{
+    char detail[512], pointer_text[32];
+    np_pool pool = NP_MAKE_SIZED_POOL(64, 0, 0, 0);
+    void *blocks[4];
+    NP_ASSERT_OK(np_pool_alloc(pool, &blocks[0]));
+    NP_ASSERT_OK(np_pool_alloc(pool, &blocks[1]));
+    void *freed_already = NULL;
+    NP_ASSERT_OK(np_pool_alloc(pool, &freed_already));
+    NP_ASSERT_OK(np_pool_free(pool, freed_already));
+    static char foreign[64];
+    void *batch[5] = {blocks[0], (void *)foreign, freed_already, blocks[1], (char *)blocks[0] + 8};
+    size_t freed = 0;
+    NP_ASSERT_STATUS(NP_E_FOREIGN_POINTER, np_pool_free_batch(pool, (void *const *)batch, 5, &freed));
+    NP_ASSERT_EQ(2, freed);
+    NP_ASSERT_STATUS(NP_E_FOREIGN_POINTER, np_last_error_status());
+    snprintf(pointer_text, sizeof pointer_text, "%llx", (unsigned long long)(uintptr_t)foreign);
+    ASSERT_DETAIL_HAS(detail, pointer_text);
+    ASSERT_DETAIL_HAS(detail, "does not belong to pool");
+    np_pool_stats s = NP_STATS(pool);
+    NP_ASSERT_EQ(1, s.foreign_frees);
+    NP_ASSERT_EQ(1, s.double_frees);
+    NP_ASSERT_EQ(1, s.invalid_frees);
+    NP_ASSERT_EQ(0, s.in_use);
+    NP_DESTROY_POOL(pool);
+}
+
 static const np_test_case cases[] = {
     {"S16", "every_bad_call_returns_its_status_counts_and_detail", s16_every_bad_call_returns_its_status},
     {"S16", "status_names_and_messages_cover_every_code", s16_status_names_and_messages_cover_every_code},
     {"S16", "last_error_detail_is_per_thread", s16_last_error_is_per_thread},
     {"S16", "boundary_values_are_accepted", s16_boundary_values_are_accepted},
     {"S16", "detail_names_the_pool_and_pointer", s16_detail_names_the_pool_and_pointer},
+    {"S16", "detail_prints_unsigned_values_unsigned", s16_detail_prints_unsigned_values_unsigned},
+    {"S16", "detail_does_not_repeat_the_status_name", s16_detail_does_not_repeat_the_status_name},
+    {"S16", "free_batch_reports_its_first_invalid_entry", s16_free_batch_reports_its_first_invalid_entry},
 };
 
 const np_test_suite np_suite_bad_input = {"bad_input", cases, NP_COUNT_OF(cases)};

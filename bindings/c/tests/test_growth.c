@@ -5,7 +5,10 @@
  */
 #include "np_test_support.h"
 
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* ------------------------------------------------------------------ S15 */
 
@@ -108,6 +111,198 @@ static void s15_concurrent_exhaustion_hands_out_exactly_max(void)
         NP_ASSERT_EQ(racers[i].taken, freed);
         free(racers[i].blocks);
     }
+    NP_DESTROY_POOL(pool);
+}
+
+/*
+ * A live thread that allocated and freed many blocks of a bounded pool keeps free blocks in its
+ * cache, then waits (blocked on a condition variable, not exited). Another thread must still get
+ * every one of max_blocks blocks before the pool says it is exhausted.
+ */
+enum { IDLE_MAX = 256, IDLE_CHURN = 200 };
+
+typedef struct idle_holder {
+    np_pool pool;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int cached; /* the holder freed its blocks and now waits */
+    int release; /* the main thread is done: the holder may exit */
+} idle_holder;
+
+static void *idle_holder_run(void *raw)
+{
+    idle_holder *me = raw;
+    void *blocks[IDLE_CHURN];
+    for (size_t i = 0; i < IDLE_CHURN; i++) NP_ASSERT_OK(np_pool_alloc(me->pool, &blocks[i]));
+    for (size_t i = 0; i < IDLE_CHURN; i++) NP_ASSERT_OK(np_pool_free(me->pool, blocks[i]));
+    pthread_mutex_lock(&me->lock);
+    me->cached = 1;
+    pthread_cond_broadcast(&me->changed);
+    while (!me->release) pthread_cond_wait(&me->changed, &me->lock);
+    pthread_mutex_unlock(&me->lock);
+    return NULL;
+}
+
+static void s15_idle_thread_cache_does_not_starve_a_bounded_pool(void)
+{
+    np_pool pool = NP_MAKE_SIZED_POOL(64, IDLE_MAX, 0, 0);
+    idle_holder holder = {.pool = pool};
+    pthread_mutex_init(&holder.lock, NULL);
+    pthread_cond_init(&holder.changed, NULL);
+    pthread_t thread;
+    np_thread_start(&thread, idle_holder_run, &holder);
+    pthread_mutex_lock(&holder.lock);
+    while (!holder.cached && !np_test_failed()) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&holder.changed, &holder.lock, &until);
+    }
+    pthread_mutex_unlock(&holder.lock);
+    NP_ASSERT(!np_test_failed());
+    np_pool_stats idle = NP_STATS(pool);
+    NP_ASSERT_EQ(0, idle.in_use);
+    NP_ASSERT_EQ(1, idle.cached_threads); /* the idle thread's; this thread has not used the pool yet */
+
+    /* Every block, although the idle thread cached many of them when it freed them. */
+    void *blocks[IDLE_MAX];
+    size_t taken = 0;
+    for (;;) {
+        void *block = NULL;
+        np_status status = np_pool_alloc(pool, &block);
+        if (status == NP_E_POOL_EXHAUSTED) break;
+        NP_ASSERT_OK(status);
+        NP_ASSERT_CMP(taken, <, IDLE_MAX);
+        np_fill_pattern(block, 64, taken);
+        blocks[taken++] = block;
+    }
+    NP_ASSERT_EQ(IDLE_MAX, taken);
+    np_pool_stats full = NP_STATS(pool);
+    NP_ASSERT_EQ(IDLE_MAX, full.in_use);
+    NP_ASSERT_EQ(IDLE_MAX, full.capacity);
+    NP_ASSERT_EQ(1, full.failed_allocations);
+    NP_CHECK_POOL(pool);
+    for (size_t i = 0; i < taken; i++) NP_ASSERT_PATTERN(blocks[i], 64, i);
+    NP_ASSERT_OK(np_pool_free_batch(pool, (void *const *)blocks, taken, NULL));
+
+    /* The idle thread wakes up and uses its cache again: still consistent. */
+    pthread_mutex_lock(&holder.lock);
+    holder.release = 1;
+    pthread_cond_broadcast(&holder.changed);
+    pthread_mutex_unlock(&holder.lock);
+    np_thread_join(thread);
+    pthread_cond_destroy(&holder.changed);
+    pthread_mutex_destroy(&holder.lock);
+    NP_ASSERT_EQ(0, NP_STATS(pool).in_use);
+    NP_DESTROY_POOL(pool);
+}
+
+/*
+ * Stress: churn threads allocate and free against a bounded pool while a taker asks for the last
+ * blocks. Rounds alternate: first the churners may hold up to BURST_LIVE blocks each (their caches
+ * fill up), then they shrink to CHURN_LIVE each and keep churning, and the taker asks for all the
+ * rest. The churners hold no more than their share then, so every request of the taker must
+ * succeed, whatever the churners cache; no block is handed out twice (every holder writes its tag
+ * and checks it before the free) and the counts agree at the end.
+ */
+enum { STRESS_MAX = 256, CHURNERS = 3, BURST_LIVE = 80, CHURN_LIVE = 16, TAKER_WANTS = STRESS_MAX - CHURNERS * CHURN_LIVE };
+
+typedef struct bounded_shared {
+    atomic_int stop;
+    atomic_uint round; /* odd: the churners hold at most CHURN_LIVE; even: at most BURST_LIVE */
+} bounded_shared;
+
+typedef struct bounded_churner {
+    np_pool pool;
+    unsigned index;
+    bounded_shared *shared;
+    atomic_uint shrunk;  /* the last odd round in which this churner held at most CHURN_LIVE */
+    atomic_ullong operations;
+} bounded_churner;
+
+static void *bounded_churner_run(void *raw)
+{
+    bounded_churner *me = raw;
+    void *live[BURST_LIVE];
+    uint64_t tags[BURST_LIVE];
+    size_t count = 0;
+    uint64_t random = 0x9E3779B97F4A7C15ULL * (me->index + 1);
+    for (unsigned long long n = 0; !atomic_load(&me->shared->stop); n++) {
+        np_test_stop_if_failed();
+        unsigned round = atomic_load(&me->shared->round);
+        size_t limit = (round & 1) ? CHURN_LIVE : BURST_LIVE;
+        if (count < limit && (count == 0 || np_random_below(&random, 4) != 0)) {
+            void *block = NULL;
+            NP_ASSERT_OK(np_pool_alloc(me->pool, &block));
+            tags[count] = NP_TAG(me->index + 1, n, count);
+            np_fill_pattern(block, 64, tags[count]);
+            live[count++] = block;
+        } else {
+            size_t k = (size_t)np_random_below(&random, count);
+            NP_ASSERT_PATTERN(live[k], 64, tags[k]);
+            NP_ASSERT_OK(np_pool_free(me->pool, live[k]));
+            live[k] = live[--count];
+            tags[k] = tags[count];
+        }
+        if ((round & 1) && count <= CHURN_LIVE) atomic_store(&me->shrunk, round);
+        atomic_fetch_add(&me->operations, 1);
+    }
+    for (size_t k = 0; k < count; k++) {
+        NP_ASSERT_PATTERN(live[k], 64, tags[k]);
+        NP_ASSERT_OK(np_pool_free(me->pool, live[k]));
+    }
+    return NULL;
+}
+
+static void s15_bounded_pool_hands_out_its_last_blocks_under_churn(void)
+{
+    const unsigned rounds = NP_SIZE(40u, 1000u);
+    np_pool pool = NP_MAKE_SIZED_POOL(64, STRESS_MAX, 0, 0);
+    bounded_shared shared;
+    atomic_init(&shared.stop, 0);
+    atomic_init(&shared.round, 0);
+    bounded_churner churners[CHURNERS];
+    pthread_t threads[CHURNERS];
+    for (unsigned i = 0; i < CHURNERS; i++) {
+        churners[i].pool = pool;
+        churners[i].index = i;
+        churners[i].shared = &shared;
+        atomic_init(&churners[i].shrunk, 0);
+        atomic_init(&churners[i].operations, 0);
+        np_thread_start(&threads[i], bounded_churner_run, &churners[i]);
+    }
+    void *mine[TAKER_WANTS];
+    unsigned long long seen[CHURNERS] = {0};
+    for (unsigned r = 0; r < rounds && !np_test_failed(); r++) {
+        /* Burst: every churner works a while with the high limit, filling its cache. */
+        atomic_store(&shared.round, 2 * r);
+        for (unsigned i = 0; i < CHURNERS; i++) {
+            while (atomic_load(&churners[i].operations) < seen[i] + 200 && !np_test_failed()) sched_yield();
+            seen[i] = atomic_load(&churners[i].operations);
+        }
+        /* Shrink: once every churner holds at most CHURN_LIVE (and keeps churning), take the rest. */
+        unsigned odd = 2 * r + 1;
+        atomic_store(&shared.round, odd);
+        for (unsigned i = 0; i < CHURNERS; i++)
+            while (atomic_load(&churners[i].shrunk) != odd && !np_test_failed()) sched_yield();
+        for (size_t i = 0; i < TAKER_WANTS; i++) {
+            np_status status = np_pool_alloc(pool, &mine[i]);
+            NP_ASSERT_MSG(status == NP_OK, "round %u: block %zu of %d refused with %s while the others hold at most %d",
+                          r, i, TAKER_WANTS, np_status_name(status), CHURNERS * CHURN_LIVE);
+            np_fill_pattern(mine[i], 64, NP_TAG(0, r, i));
+        }
+        for (size_t i = 0; i < TAKER_WANTS; i++) NP_ASSERT_PATTERN(mine[i], 64, NP_TAG(0, r, i));
+        size_t freed = 0;
+        NP_ASSERT_OK(np_pool_free_batch(pool, (void *const *)mine, TAKER_WANTS, &freed));
+        NP_ASSERT_EQ(TAKER_WANTS, freed);
+    }
+    atomic_store(&shared.stop, 1);
+    for (unsigned i = 0; i < CHURNERS; i++) np_thread_join(threads[i]);
+    np_pool_stats s = NP_STATS(pool);
+    NP_ASSERT_EQ(0, s.in_use);
+    NP_ASSERT_EQ(0, s.failed_allocations);
+    NP_ASSERT_EQ(s.allocations, s.frees);
+    NP_ASSERT_CMP(s.capacity, <=, STRESS_MAX);
     NP_DESTROY_POOL(pool);
 }
 
@@ -229,6 +424,8 @@ static void s18_scaling_1000_to_10000_live_blocks(void)
 static const np_test_case cases[] = {
     {"S15", "exhaustion_at_max_blocks_then_free_and_alloc_again", s15_exhaustion_at_max_blocks},
     {"S15", "concurrent_exhaustion_hands_out_exactly_max_blocks", s15_concurrent_exhaustion_hands_out_exactly_max},
+    {"S15", "idle_thread_cache_does_not_starve_a_bounded_pool", s15_idle_thread_cache_does_not_starve_a_bounded_pool},
+    {"S15", "bounded_pool_hands_out_its_last_blocks_under_churn", s15_bounded_pool_hands_out_its_last_blocks_under_churn},
     {"S15", "growth_without_maximum_one_chunk_at_a_time", s15_growth_without_maximum},
     {"S18", "scaling_1000_to_10000_live_blocks_linear", s18_scaling_1000_to_10000_live_blocks},
 };

@@ -226,7 +226,9 @@ class np_pool_options(ctypes.Structure):
         # Blocks added per growth step (one chunk); 0 picks enough for 64 KiB.
         ("growth_blocks", ctypes.c_uint64),
         # Most blocks the pool may hold, 0 for unbounded (up to a 64 GiB address reservation).
-        # Beyond it allocation returns NP_E_POOL_EXHAUSTED.
+        # Allocation returns NP_E_POOL_EXHAUSTED only when max_blocks blocks are in use: free blocks
+        # other threads cache are taken back first, so every call on a bounded pool takes the
+        # general path (one locked instruction, no C fast path).
         ("max_blocks", ctypes.c_uint64),
         # Optional NUL-terminated UTF-8 name for diagnostics; copied at creation; may be NULL.
         ("name", ctypes.c_char_p),
@@ -843,7 +845,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "np_last_error_status": (np_status, []),
     # np_last_error_message(buffer, capacity): Copies the calling thread's detail message for its
     # most recent failure (which pool, which pointer, which limit) as NUL-terminated UTF-8,
-    # truncated to fit, like snprintf.
+    # truncated to fit, like snprintf. The detail does not repeat the status name: print
+    # np_status_name(np_last_error_status()) beside it.
     "np_last_error_message": (ctypes.c_size_t, [ctypes.c_char_p, ctypes.c_size_t]),
 
     # Message pools

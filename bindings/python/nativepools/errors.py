@@ -23,7 +23,8 @@ class NativePoolsError(Exception):
         self.name = name
         self.message = message
         self.detail = detail
-        super().__init__(detail or f"{name}: {message}")
+        # The detail does not repeat the status name: the text shows it once, in front.
+        super().__init__(f"{name}: {detail}" if detail else f"{name}: {message}")
 
 
 def text(value) -> str:

@@ -74,7 +74,7 @@ public unsafe struct PoolOptionsAbi
     public ulong initial_blocks;
     /// <summary>Blocks added per growth step (one chunk); 0 picks enough for 64 KiB.</summary>
     public ulong growth_blocks;
-    /// <summary>Most blocks the pool may hold, 0 for unbounded (up to a 64 GiB address reservation). Beyond it allocation returns NP_E_POOL_EXHAUSTED.</summary>
+    /// <summary>Most blocks the pool may hold, 0 for unbounded (up to a 64 GiB address reservation). Allocation returns NP_E_POOL_EXHAUSTED only when max_blocks blocks are in use: free blocks other threads cache are taken back first, so every call on a bounded pool takes the general path (one locked instruction, no C fast path).</summary>
     public ulong max_blocks;
     /// <summary>Optional NUL-terminated UTF-8 name for diagnostics; copied at creation; may be NULL.</summary>
     [NativeType("const char*")] public byte* name;

@@ -44,7 +44,8 @@ public static unsafe class CommonExports
 
     /// <summary>
     /// Copies the calling thread's detail message for its most recent failure (which pool, which
-    /// pointer, which limit) as NUL-terminated UTF-8, truncated to fit, like snprintf.
+    /// pointer, which limit) as NUL-terminated UTF-8, truncated to fit, like snprintf. The detail
+    /// does not repeat the status name: print np_status_name(np_last_error_status()) beside it.
     /// </summary>
     /// <param name="buffer">Destination; may be NULL when capacity is 0.</param>
     /// <param name="capacity">Bytes available at buffer, including room for the NUL.</param>

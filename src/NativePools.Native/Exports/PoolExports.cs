@@ -177,7 +177,7 @@ public static unsafe class PoolExports
             *allocated = 0;
             if (blocks == null && count != 0) return (int)Shim.Null(nameof(blocks));
             if (count > int.MaxValue)
-                return (int)Diagnostics.LastError.Set(NpStatus.InvalidArgument, "count {0} is too large", (long)count);
+                return (int)Diagnostics.LastError.Set(NpStatus.InvalidArgument, "count {0} is too large", count);
             BlockPool? p = Pools.Get(pool);
             if (p is null) return (int)Shim.BadHandle(pool, "pool");
             var span = new Span<nint>(blocks, (int)count);
@@ -194,7 +194,7 @@ public static unsafe class PoolExports
     /// <param name="blocks">Array of count block pointers.</param>
     /// <param name="count">Entries in blocks (0 is allowed).</param>
     /// <param name="freed">Optional (may be NULL): receives how many were freed.</param>
-    /// <returns>NP_OK when every entry was valid; else the status of the first invalid entry, as np_pool_free().</returns>
+    /// <returns>NP_OK when every entry was valid; else the status of the first invalid entry, as np_pool_free(); np_last_error_status() and np_last_error_message() then describe that first invalid entry too.</returns>
     [UnmanagedCallersOnly(EntryPoint = "managed_np_pool_free_batch")]
     [return: NativeType("np_status")]
     public static int FreeBatch([NativeType("np_pool")] ulong pool, [NativeType("void* const*")] void** blocks, nuint count, nuint* freed)
@@ -204,7 +204,7 @@ public static unsafe class PoolExports
             if (freed != null) *freed = 0;
             if (blocks == null && count != 0) return (int)Shim.Null(nameof(blocks));
             if (count > int.MaxValue)
-                return (int)Diagnostics.LastError.Set(NpStatus.InvalidArgument, "count {0} is too large", (long)count);
+                return (int)Diagnostics.LastError.Set(NpStatus.InvalidArgument, "count {0} is too large", count);
             BlockPool? p = Pools.Get(pool);
             if (p is null) return (int)Shim.BadHandle(pool, "pool");
             NpStatus status = p.FreeBatch(new ReadOnlySpan<nint>(blocks, (int)count), out int done);

@@ -13,7 +13,7 @@ internal static unsafe class Shim
 
     /// <summary>Records an invalid handle failure.</summary>
     public static NpStatus BadHandle(ulong handle, string kind) =>
-        LastError.Set(NpStatus.InvalidHandle, "{x0} is not a live {s} handle (0, destroyed, stale or garbage)", (long)handle, subject: kind);
+        LastError.Set(NpStatus.InvalidHandle, "{x0} is not a live {s} handle (0, destroyed, stale or garbage)", handle, subject: kind);
 
     /// <summary>Records a struct_size the library does not know.</summary>
     public static NpStatus BadStructSize(string structName, uint given, int expected) =>

@@ -7,14 +7,15 @@ namespace NativePools.Diagnostics;
 /// The calling thread's detail for its most recent failure (like errno, but with text).
 /// Recording a failure stores a static template and two numbers and allocates nothing:
 /// failure paths such as pool exhaustion may run in hot loops. The text is only formatted
-/// when somebody asks for it.
+/// when somebody asks for it. The text does not repeat the status name: every caller has the
+/// status already (returned, and from <see cref="Status"/>) and prints its name beside the detail.
 /// </summary>
 public static class LastError
 {
     [ThreadStatic] private static NpStatus t_status;
     [ThreadStatic] private static string? t_template;
-    [ThreadStatic] private static long t_arg0;
-    [ThreadStatic] private static long t_arg1;
+    [ThreadStatic] private static DetailArg t_arg0;
+    [ThreadStatic] private static DetailArg t_arg1;
     [ThreadStatic] private static string? t_subject;
 
     /// <summary>Status of the last recorded failure on this thread (Ok if none).</summary>
@@ -22,9 +23,10 @@ public static class LastError
 
     /// <summary>
     /// Records a failure and returns its status, so callers can write <c>return LastError.Set(...)</c>.
-    /// <paramref name="template"/> is a constant string with optional {0}, {1} (numbers) and {s} (subject).
+    /// <paramref name="template"/> is a constant string with optional {0}, {1} (numbers, in decimal,
+    /// unsigned when their type is), {x0} (the first number in hexadecimal) and {s} (subject).
     /// </summary>
-    public static NpStatus Set(NpStatus status, string template, long arg0 = 0, long arg1 = 0, string? subject = null)
+    public static NpStatus Set(NpStatus status, string template, DetailArg arg0 = default, DetailArg arg1 = default, string? subject = null)
     {
         t_status = status;
         t_template = template;
@@ -32,6 +34,19 @@ public static class LastError
         t_arg1 = arg1;
         t_subject = subject;
         return status;
+    }
+
+    /// <summary>A copy of this thread's last failure, for <see cref="Restore"/>.</summary>
+    public static LastErrorRecord Save() => new(t_status, t_template, t_arg0, t_arg1, t_subject);
+
+    /// <summary>Makes a failure saved earlier this thread's last failure again.</summary>
+    public static void Restore(in LastErrorRecord record)
+    {
+        t_status = record.Status;
+        t_template = record.Template;
+        t_arg0 = record.Arg0;
+        t_arg1 = record.Arg1;
+        t_subject = record.Subject;
     }
 
     /// <summary>Forgets the last failure on this thread.</summary>
@@ -49,12 +64,10 @@ public static class LastError
         {
             string? template = t_template;
             if (template is null) return string.Empty;
-            var text = new StringBuilder(template.Length + 32);
-            text.Append(StatusText.NameString(t_status)).Append(": ");
-            text.Append(template)
-                .Replace("{0}", t_arg0.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                .Replace("{1}", t_arg1.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                .Replace("{x0}", "0x" + t_arg0.ToString("x", System.Globalization.CultureInfo.InvariantCulture))
+            var text = new StringBuilder(template, template.Length + 32);
+            text.Replace("{0}", t_arg0.Decimal())
+                .Replace("{1}", t_arg1.Decimal())
+                .Replace("{x0}", t_arg0.Hex())
                 .Replace("{s}", t_subject ?? string.Empty);
             return text.ToString();
         }

@@ -112,7 +112,7 @@ public sealed unsafe class MessagePool : HandleObject, IDisposable
         ulong reservedBytes = (ulong)sizes.Length * ClassRangeBytes;
         byte* reservation = (byte*)VirtualMemory.Reserve((nuint)reservedBytes, VirtualMemory.PageSize);
         if (reservation == null)
-            return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of address space for a message pool failed (errno {1})", (long)reservedBytes, VirtualMemory.LastErrno);
+            return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of address space for a message pool failed (errno {1})", reservedBytes, VirtualMemory.LastErrno);
 
         var classes = new BlockPool[sizes.Length];
         for (int k = 0; k < sizes.Length; k++)
@@ -198,7 +198,7 @@ public sealed unsafe class MessagePool : HandleObject, IDisposable
     {
         Interlocked.Increment(ref _oversize);
         if (Volatile.Read(ref _disposed) != 0) return Destroyed();
-        return LastError.Set(NpStatus.InvalidArgument, "size {0} exceeds the largest message class, {1} bytes (message pool '{s}')", (long)size, _largest, Label);
+        return LastError.Set(NpStatus.InvalidArgument, "size {0} exceeds the largest message class, {1} bytes (message pool '{s}')", size, _largest, Label);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -244,7 +244,7 @@ public sealed unsafe class MessagePool : HandleObject, IDisposable
         if (k < 0)
         {
             if (Volatile.Read(ref _disposed) != 0) return Destroyed();
-            return LastError.Set(NpStatus.InvalidArgument, "size {0} exceeds the largest message class, {1} bytes (message pool '{s}')", (long)size, _largest, Label);
+            return LastError.Set(NpStatus.InvalidArgument, "size {0} exceeds the largest message class, {1} bytes (message pool '{s}')", size, _largest, Label);
         }
         return _classes[k].ReserveCapacity(count);
     }

@@ -65,6 +65,7 @@ public sealed unsafe partial class BlockPool
         if (Volatile.Read(ref _disposed)) return Destroyed();
         PoolCache? cache = ThreadCaches.Get(this, _id) ?? RegisterCache();
         if (cache is null) return LastError.Status == NpStatus.Ok ? Destroyed() : LastError.Status;
+        if (_bounded) return AllocBounded(cache, out block);
         long sequence = cache.Sequence;
         Volatile.Write(ref cache.Sequence, sequence + 1);
         try
@@ -90,29 +91,28 @@ public sealed unsafe partial class BlockPool
                 loaded = cache.Loaded;
             }
             int index = Magazine.Rounds(loaded)[--loaded->Count];
-            byte state;
-            if (_atomicState)
+            if (!TryMarkAllocated(index, out byte state))
             {
-                state = Volatile.Read(ref _blockStates[index]);
-                if (state == StateAllocated || Interlocked.CompareExchange(ref _blockStates[index], StateAllocated, state) != state)
-                {
-                    DropDuplicate(index);
-                    continue;
-                }
-            }
-            else
-            {
-                state = _blockStates[index];
-                if (state == StateAllocated)
-                {
-                    DropDuplicate(index);
-                    continue;
-                }
-                Volatile.Write(ref _blockStates[index], StateAllocated);
+                DropDuplicate(index);
+                continue;
             }
             block = HandedOut(cache, index, state);
             return NpStatus.Ok;
         }
+    }
+
+    /// <summary>Marks a block taken from a magazine allocated; false when it already is (a duplicate to drop).</summary>
+    private bool TryMarkAllocated(int index, out byte state)
+    {
+        if (_atomicState)
+        {
+            state = Volatile.Read(ref _blockStates[index]);
+            return state != StateAllocated && Interlocked.CompareExchange(ref _blockStates[index], StateAllocated, state) == state;
+        }
+        state = _blockStates[index];
+        if (state == StateAllocated) return false;
+        Volatile.Write(ref _blockStates[index], StateAllocated);
+        return true;
     }
 
     /// <summary>
@@ -135,6 +135,7 @@ public sealed unsafe partial class BlockPool
 
         PoolCache? cache = ThreadCaches.Get(this, _id) ?? RegisterCache();
         if (cache is null) return LastError.Status == NpStatus.Ok ? Destroyed() : LastError.Status;
+        if (_bounded) return FreeBounded(cache, block, index);
         // Room first, so a block whose state already says free always lands in a magazine.
         if (cache.Loaded->Count == _magazineCapacity)
         {
@@ -143,30 +144,34 @@ public sealed unsafe partial class BlockPool
         }
         long sequence = cache.Sequence;
         Volatile.Write(ref cache.Sequence, sequence + 1);
+        if (!TryMarkFree(index))
+        {
+            Volatile.Write(ref cache.Sequence, sequence + 2);
+            return RejectFree(block);
+        }
+        PutFreed(cache, index);
+        Volatile.Write(ref cache.Sequence, sequence + 2);
+        return NpStatus.Ok;
+    }
+
+    /// <summary>Marks an allocated block free; false when it is not allocated (a double free).</summary>
+    private bool TryMarkFree(ulong index)
+    {
         if (_atomicState)
-        {
-            if (Interlocked.CompareExchange(ref _blockStates[index], StateFree, StateAllocated) != StateAllocated)
-            {
-                Volatile.Write(ref cache.Sequence, sequence + 2);
-                return RejectFree(block);
-            }
-        }
-        else
-        {
-            if (_blockStates[index] != StateAllocated)
-            {
-                Volatile.Write(ref cache.Sequence, sequence + 2);
-                return RejectFree(block);
-            }
-            Volatile.Write(ref _blockStates[index], StateFree);
-        }
+            return Interlocked.CompareExchange(ref _blockStates[index], StateFree, StateAllocated) == StateAllocated;
+        if (_blockStates[index] != StateAllocated) return false;
+        Volatile.Write(ref _blockStates[index], StateFree);
+        return true;
+    }
+
+    /// <summary>Puts a block just marked free into the loaded magazine (which has room) and counts the free.</summary>
+    private void PutFreed(PoolCache cache, ulong index)
+    {
         if (_touchesBlocks) Poison(index);
         Magazine* loaded = cache.Loaded;
         Magazine.Rounds(loaded)[loaded->Count++] = (int)index;
         cache.Frees++;
         cache.Net--;
-        Volatile.Write(ref cache.Sequence, sequence + 2);
-        return NpStatus.Ok;
     }
 
     private NpStatus Destroyed() => LastError.Set(NpStatus.InvalidHandle, "pool '{s}' is destroyed", subject: Label);
@@ -216,39 +221,50 @@ public sealed unsafe partial class BlockPool
         }
         lock (_lock)
         {
-            if (_disposed) return Destroyed();
-            ReportPeakLocked(cache);
-            if (_fullMagazines is null && _freshNext == _freshEnd)
+            return RefillLocked(cache);
+        }
+    }
+
+    /// <summary>
+    /// Both magazines of the cache are empty: loads a full one from the depot, or blocks of the
+    /// fresh range, reclaiming the caches of exited threads and growing the pool when neither has
+    /// any. A bounded pool at its limit takes back the free blocks other threads cache first.
+    /// </summary>
+    private NpStatus RefillLocked(PoolCache cache)
+    {
+        if (_disposed) return Destroyed();
+        ReportPeakLocked(cache);
+        if (_fullMagazines is null && _freshNext == _freshEnd)
+        {
+            // Blocks cached by exited threads come back before the pool grows.
+            ReclaimDeadCachesLocked();
+            if (_fullMagazines is null && !(_bounded && _activeChunks == _chunkLimit && TakeBackCachedBlocksLocked(cache)))
             {
-                // Blocks cached by exited threads come back before the pool grows.
-                ReclaimDeadCachesLocked();
-                if (_fullMagazines is null)
+                NpStatus status = GrowLocked(chunksWanted: 0);
+                if (status != NpStatus.Ok)
                 {
-                    NpStatus status = GrowLocked(chunksWanted: 0);
-                    if (status != NpStatus.Ok)
-                    {
-                        Interlocked.Increment(ref _failedAllocations);
-                        return status;
-                    }
+                    Interlocked.Increment(ref _failedAllocations);
+                    return status;
                 }
             }
-            Magazine* full;
-            if (_fullMagazines is not null)
-            {
-                full = PopFullLocked();
-                PushEmptyLocked(previous);
-            }
-            else
-            {
-                full = previous;
-                // Once the pool cannot grow any more, fresh blocks go out one at a time: a magazine
-                // of them in one thread's cache would be refused to every other thread at the limit.
-                FillFromFreshLocked(full, _freshEnd >= _blockLimit ? 1 : _magazineCapacity);
-            }
-            cache.Previous = cache.Loaded;
-            cache.Loaded = full;
-            return NpStatus.Ok;
         }
+        Magazine* previous = cache.Previous;
+        Magazine* full;
+        if (_fullMagazines is not null)
+        {
+            full = PopFullLocked();
+            PushEmptyLocked(previous);
+        }
+        else
+        {
+            full = previous;
+            // Once the pool cannot grow any more, fresh blocks go out one at a time: a magazine
+            // of them in one thread's cache would be refused to every other thread at the limit.
+            FillFromFreshLocked(full, _freshEnd >= _blockLimit ? 1 : _magazineCapacity);
+        }
+        cache.Previous = cache.Loaded;
+        cache.Loaded = full;
+        return NpStatus.Ok;
     }
 
     /// <summary>The loaded magazine is full: swap in the previous one, or hand a full one to the depot for an empty one.</summary>
@@ -263,20 +279,27 @@ public sealed unsafe partial class BlockPool
         }
         lock (_lock)
         {
-            if (_disposed) return Destroyed();
-            Magazine* empty = TakeEmptyLocked();
-            if (empty is null)
-                return LastError.Set(NpStatus.OutOfMemory, "no memory for a magazine of pool '{s}'", subject: Label);
-            ReportPeakLocked(cache);
-            int incoming = previous->Count;
-            PushFullLocked(previous);
-            // May take blocks (even this whole magazine) back out of the depot: cache.Previous is
-            // replaced below, so nothing refers to the magazine as the cache's any more.
-            if (_retainLimit >= 0) EnforceRetentionLocked(incoming);
-            cache.Previous = cache.Loaded;
-            cache.Loaded = empty;
-            return NpStatus.Ok;
+            return HandInPreviousLocked(cache);
         }
+    }
+
+    /// <summary>Both magazines of the cache hold blocks and the loaded one is full: the previous one goes to the depot, an empty one is loaded.</summary>
+    private NpStatus HandInPreviousLocked(PoolCache cache)
+    {
+        Magazine* previous = cache.Previous;
+        if (_disposed) return Destroyed();
+        Magazine* empty = TakeEmptyLocked();
+        if (empty is null)
+            return LastError.Set(NpStatus.OutOfMemory, "no memory for a magazine of pool '{s}'", subject: Label);
+        ReportPeakLocked(cache);
+        int incoming = previous->Count;
+        PushFullLocked(previous);
+        // May take blocks (even this whole magazine) back out of the depot: cache.Previous is
+        // replaced below, so nothing refers to the magazine as the cache's any more.
+        if (_retainLimit >= 0) EnforceRetentionLocked(incoming);
+        cache.Previous = cache.Loaded;
+        cache.Loaded = empty;
+        return NpStatus.Ok;
     }
 
     /// <summary>
@@ -334,6 +357,7 @@ public sealed unsafe partial class BlockPool
             PoolCache cache = _caches[i];
             if (cache.Owner.IsAlive) continue;
             ReportPeakLocked(cache);
+            if (cache.Loaded->Count + cache.Previous->Count != 0) _retentionDue = true;
             RetireMagazineLocked(cache.Loaded);
             RetireMagazineLocked(cache.Previous);
             _retiredCreated += cache.Created;

@@ -23,7 +23,7 @@ public sealed unsafe partial class BlockPool
         {
             if (_disposed) return Destroyed();
             if (freeBlocks > (ulong)_blockLimit)
-                return LastError.Set(NpStatus.PoolExhausted, "cannot reserve {0} blocks: pool '{s}' holds at most {1}", (long)freeBlocks, _blockLimit, Label);
+                return LastError.Set(NpStatus.PoolExhausted, "cannot reserve {0} blocks: pool '{s}' holds at most {1}", freeBlocks, _blockLimit, Label);
             while (true)
             {
                 long free = _capacity - InUseLocked();
@@ -271,7 +271,7 @@ public sealed unsafe partial class BlockPool
             if (report.Errors != 0)
                 return LastError.Set(NpStatus.Corrupted, depot.Template! + " (pool '{s}')", depot.Arg0, depot.Arg1, Label);
             if (report.PoisonViolations != 0)
-                return LastError.Set(NpStatus.Corrupted, "{0} freed blocks of pool '{s}' were written after their free", (long)report.PoisonViolations, subject: Label);
+                return LastError.Set(NpStatus.Corrupted, "{0} freed blocks of pool '{s}' were written after their free", report.PoisonViolations, subject: Label);
             return NpStatus.Ok;
         }
     }
@@ -389,8 +389,10 @@ public sealed unsafe partial class BlockPool
             if (!_disposed)
             {
                 ReclaimDeadCachesLocked();
-                // The caches of exited threads may have brought the free blocks over the retention limit.
-                if (_retainLimit >= 0) EnforceRetentionLocked(incoming: 0);
+                // The caches of exited threads may have brought the free blocks over the retention
+                // limit. Only their blocks count as released here: free blocks a reserve added stay
+                // until releases find the pool over its limit, however often stats are read.
+                if (_retainLimit >= 0 && _retentionDue) EnforceRetentionLocked(incoming: 0);
             }
             ReadCountersLocked(out long created, out long reused, out long frees);
             long inUse = created + reused - frees;

@@ -52,6 +52,8 @@ public sealed unsafe partial class BlockPool
     private long _baseDiscarded;
     /// <summary>Surplus the last retention trim could not give back (its chunks still had blocks in use).</summary>
     private long _retentionTrimExcess;
+    /// <summary>Blocks of exited threads' caches reached the depot since the retention limit was last applied.</summary>
+    private bool _retentionDue;
     /// <summary>No released chunk lies below this index, so the search for one starts here.</summary>
     private long _releasedChunkHint;
 
@@ -75,6 +77,7 @@ public sealed unsafe partial class BlockPool
     /// </summary>
     private void EnforceRetentionLocked(int incoming)
     {
+        _retentionDue = false;
         long excess = _capacity - InUseLocked() - _retainLimit;
         if (excess <= 0)
         {
@@ -229,7 +232,7 @@ public sealed unsafe partial class BlockPool
         {
             if (_disposed) return Destroyed();
             if (blocks > (ulong)_blockLimit)
-                return LastError.Set(NpStatus.PoolExhausted, "cannot reserve {0} blocks: pool '{s}' holds at most {1}", (long)blocks, _blockLimit, Label);
+                return LastError.Set(NpStatus.PoolExhausted, "cannot reserve {0} blocks: pool '{s}' holds at most {1}", blocks, _blockLimit, Label);
             while (_capacity < (long)blocks)
             {
                 long chunks = ((long)blocks - _capacity + _blocksPerChunk - 1) / _blocksPerChunk;

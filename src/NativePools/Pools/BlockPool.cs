@@ -63,6 +63,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     private readonly bool _atomicState;
     private readonly bool _touchesBlocks;       // zero-on-alloc or poison-on-free
     private readonly bool _fixedGrowth;         // growth_blocks was given: grow by exactly one chunk
+    private readonly bool _bounded;             // max_blocks was given: see BlockPool.Bounded.cs
     private readonly int _magazineCapacity;
     private readonly byte* _blocks;
     private readonly ulong _blocksReservedBytes;
@@ -88,8 +89,12 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
         public readonly long* HighWaterBlocks = pool._highWaterBlocks;
         public readonly int MagazineCapacity = pool._magazineCapacity;
         public readonly bool TouchesBlocks = pool._touchesBlocks;
-        /// <summary>Neither atomic states nor flags that touch blocks: the inline alloc and free apply.</summary>
-        public readonly bool Plain = !pool._atomicState && !pool._touchesBlocks;
+        /// <summary>
+        /// Neither atomic states, nor flags that touch blocks, nor a max_blocks bound: the inline
+        /// alloc and free (and the export layer's C fast path) apply. A bounded pool's calls all
+        /// take the slow path, where a thread claims its cache (see BlockPool.Bounded.cs).
+        /// </summary>
+        public readonly bool Plain = !pool._atomicState && !pool._touchesBlocks && !pool._bounded;
     }
 
     private readonly CallView _callView;
@@ -133,6 +138,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
         _atomicState = (o.Flags & BlockPoolFlags.AtomicState) != 0;
         _touchesBlocks = (o.Flags & (BlockPoolFlags.ZeroOnAlloc | BlockPoolFlags.PoisonOnFree)) != 0;
         _fixedGrowth = o.GrowthBlocks != 0;
+        _bounded = o.MaxBlocks != 0;
         _magazineCapacity = MagazineCapacityFor(stride, blockLimit);
         if (tuning.MagazineCapacityLimit > 0) _magazineCapacity = Math.Min(_magazineCapacity, tuning.MagazineCapacityLimit);
         _ownsReservation = tuning.Reservation == 0;
@@ -182,18 +188,18 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
         pool = null;
         BlockPoolOptions o = options;
         if (o.BlockSize < BlockPoolOptions.MinBlockSize || o.BlockSize > BlockPoolOptions.MaxBlockSize)
-            return LastError.Set(NpStatus.InvalidArgument, "block_size {0} is outside 1..16777216", (long)o.BlockSize);
+            return LastError.Set(NpStatus.InvalidArgument, "block_size {0} is outside 1..16777216", o.BlockSize);
         ulong alignment = o.Alignment;
         if (alignment == 0)
             alignment = o.BlockSize >= 8 ? 8 : BitOperations.RoundUpToPowerOf2(o.BlockSize);
         if (!BitOperations.IsPow2(alignment) || alignment > BlockPoolOptions.MaxAlignment)
-            return LastError.Set(NpStatus.InvalidArgument, "alignment {0} is not a power of two from 1 to 4096", (long)o.Alignment);
+            return LastError.Set(NpStatus.InvalidArgument, "alignment {0} is not a power of two from 1 to 4096", o.Alignment);
         if (o.MaxBlocks > BlockPoolOptions.MaxBlockCount)
-            return LastError.Set(NpStatus.InvalidArgument, "max_blocks {0} exceeds {1}", (long)o.MaxBlocks, (long)BlockPoolOptions.MaxBlockCount);
+            return LastError.Set(NpStatus.InvalidArgument, "max_blocks {0} exceeds {1}", o.MaxBlocks, BlockPoolOptions.MaxBlockCount);
         if (o.MaxBlocks != 0 && o.InitialBlocks > o.MaxBlocks)
-            return LastError.Set(NpStatus.InvalidArgument, "initial_blocks {0} exceeds max_blocks {1}", (long)o.InitialBlocks, (long)o.MaxBlocks);
+            return LastError.Set(NpStatus.InvalidArgument, "initial_blocks {0} exceeds max_blocks {1}", o.InitialBlocks, o.MaxBlocks);
         if ((o.Flags & ~BlockPoolOptions.KnownFlags) != 0)
-            return LastError.Set(NpStatus.InvalidArgument, "unknown flag bits {x0}", (long)(o.Flags & ~BlockPoolOptions.KnownFlags));
+            return LastError.Set(NpStatus.InvalidArgument, "unknown flag bits {x0}", (uint)(o.Flags & ~BlockPoolOptions.KnownFlags));
 
         ulong stride = (o.BlockSize + alignment - 1) & ~(alignment - 1);
         bool placed = tuning.Reservation != 0;
@@ -202,13 +208,13 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
             ? (long)o.MaxBlocks
             : (long)Math.Min(BlockPoolOptions.MaxBlockCount, reservationCeiling / stride);
         if (placed && (blockLimit == 0 || (ulong)blockLimit * stride > tuning.ReservationBytes))
-            return LastError.Set(NpStatus.InvalidArgument, "{0} blocks of stride {1} do not fit the pool's address range", blockLimit, (long)stride);
+            return LastError.Set(NpStatus.InvalidArgument, "{0} blocks of stride {1} do not fit the pool's address range", blockLimit, stride);
         if (placed && ((ulong)tuning.Reservation & (alignment - 1)) != 0)
-            return LastError.Set(NpStatus.InvalidArgument, "the pool's address range {x0} is not aligned to {1}", tuning.Reservation, (long)alignment);
+            return LastError.Set(NpStatus.InvalidArgument, "the pool's address range {x0} is not aligned to {1}", tuning.Reservation, alignment);
         if (o.InitialBlocks > (ulong)blockLimit)
-            return LastError.Set(NpStatus.InvalidArgument, "initial_blocks {0} exceeds the pool's limit of {1} blocks", (long)o.InitialBlocks, blockLimit);
+            return LastError.Set(NpStatus.InvalidArgument, "initial_blocks {0} exceeds the pool's limit of {1} blocks", o.InitialBlocks, blockLimit);
         if (o.GrowthBlocks > BlockPoolOptions.MaxBlockCount)
-            return LastError.Set(NpStatus.InvalidArgument, "growth_blocks {0} exceeds {1}", (long)o.GrowthBlocks, (long)BlockPoolOptions.MaxBlockCount);
+            return LastError.Set(NpStatus.InvalidArgument, "growth_blocks {0} exceeds {1}", o.GrowthBlocks, BlockPoolOptions.MaxBlockCount);
         long blocksPerChunk = o.GrowthBlocks != 0
             ? (long)o.GrowthBlocks
             : (long)Math.Max(1, (BlockPoolOptions.DefaultGrowthBytes + stride - 1) / stride);
@@ -220,12 +226,12 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
 
         nint blocks = placed ? tuning.Reservation : VirtualMemory.Reserve((nuint)blocksBytes, (nuint)alignment);
         if (blocks == 0)
-            return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of address space failed (errno {1})", (long)blocksBytes, VirtualMemory.LastErrno);
+            return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of address space failed (errno {1})", blocksBytes, VirtualMemory.LastErrno);
         nint meta = VirtualMemory.Reserve((nuint)layout.TotalBytes, 64);
         if (meta == 0)
         {
             if (!placed) VirtualMemory.Release(blocks, (nuint)blocksBytes);
-            return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of metadata failed (errno {1})", (long)layout.TotalBytes, VirtualMemory.LastErrno);
+            return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of metadata failed (errno {1})", layout.TotalBytes, VirtualMemory.LastErrno);
         }
         // No MADV_HUGEPAGE: with the usual defrag=madvise setting it makes faults wait for direct
         // compaction. Measured here, populating 264 MiB took 39-427 ms with huge pages and a
@@ -293,7 +299,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     /// The calling thread's cache state for this pool, for a caller that does the common alloc
     /// and free on it itself, exactly as <see cref="TryAllocFrom"/> and <see cref="TryFreeInto"/>
     /// do; 0 before the thread's first call, and for pools whose every call takes the general
-    /// path (atomic states, poison or zero flags). Valid for the calling thread
+    /// path (atomic states, poison or zero flags, max_blocks). Valid for the calling thread
     /// only, and only until <see cref="DestroyedPools"/> changes (the owner thread's exit ends it
     /// too, but then nothing on that thread can call again).
     /// </summary>
@@ -395,12 +401,12 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
             while (done < blocks.Length)
             {
                 PoolCache? cache = ThreadCaches.Get(this, _id);
-                if (cache is not null && !_atomicState && !_touchesBlocks)
+                if (cache is not null && _callView.Plain)
                 {
                     done += TakeFromLoaded(cache, output + done, blocks.Length - done);
                     if (done == blocks.Length) break;
                 }
-                // An empty magazine, a duplicate, flags that touch blocks, or no cache yet: one block the general way.
+                // An empty magazine, a duplicate, flags or a bound, or no cache yet: one block the general way.
                 NpStatus status = AllocSlow(out output[done]);
                 if (status != NpStatus.Ok)
                 {
@@ -451,30 +457,40 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
 
     /// <summary>
     /// Frees every valid pointer in <paramref name="blocks"/>. Invalid ones are skipped and
-    /// counted; the status is that of the first invalid pointer, or Ok.
+    /// counted; the status is that of the first invalid pointer, or Ok, and the thread's
+    /// <see cref="LastError"/> describes that first invalid pointer too.
     /// </summary>
     public NpStatus FreeBatch(ReadOnlySpan<nint> blocks, out int freed)
     {
         fixed (nint* input = blocks)
         {
             NpStatus first = NpStatus.Ok;
+            LastErrorRecord firstError = default;
+            bool laterFailed = false;
             int done = 0, i = 0;
             while (i < blocks.Length)
             {
                 PoolCache? cache = ThreadCaches.Get(this, _id);
-                if (cache is not null && !_atomicState && !_touchesBlocks)
+                if (cache is not null && _callView.Plain)
                 {
                     int put = PutIntoLoaded(cache, input + i, blocks.Length - i);
                     i += put;
                     done += put;
                     if (i == blocks.Length) break;
                 }
-                // A full magazine, an invalid pointer, flags that touch blocks, or no cache yet: one block the general way.
+                // A full magazine, an invalid pointer, flags or a bound, or no cache yet: one block the general way.
                 NpStatus status = FreeSlow(input[i]);
                 if (status == NpStatus.Ok) done++;
-                else if (first == NpStatus.Ok) first = status;
+                else if (first == NpStatus.Ok)
+                {
+                    first = status;
+                    firstError = LastError.Save();
+                }
+                else laterFailed = true;
                 i++;
             }
+            // Later invalid entries overwrote the detail: the status names the first, so does the detail.
+            if (laterFailed) LastError.Restore(firstError);
             freed = done;
             return first;
         }
@@ -553,13 +569,13 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
         if (((ulong)block & (_alignment - 1)) != 0)
         {
             Interlocked.Increment(ref _invalidFrees);
-            return LastError.Set(NpStatus.MisalignedPointer, "pointer {x0} is not aligned to {1} bytes (pool '{s}')", block, (long)_alignment, Label);
+            return LastError.Set(NpStatus.MisalignedPointer, "pointer {x0} is not aligned to {1} bytes (pool '{s}')", block, _alignment, Label);
         }
         ulong index = offset / _stride;
         if (index * _stride != offset)
         {
             Interlocked.Increment(ref _invalidFrees);
-            return LastError.Set(NpStatus.InteriorPointer, "pointer {x0} is {1} bytes into a block of pool '{s}'", block, (long)(offset - index * _stride), Label);
+            return LastError.Set(NpStatus.InteriorPointer, "pointer {x0} is {1} bytes into a block of pool '{s}'", block, offset - index * _stride, Label);
         }
         Interlocked.Increment(ref _doubleFrees);
         return LastError.Set(NpStatus.DoubleFree, "block {x0} of pool '{s}' is not allocated (double free)", block, subject: Label);

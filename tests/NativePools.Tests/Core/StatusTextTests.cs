@@ -58,11 +58,37 @@ public sealed class StatusTextTests
         Assert.Multiple(() =>
         {
             Assert.That(LastError.Status, Is.EqualTo(NpStatus.InteriorPointer));
-            Assert.That(LastError.Message, Is.EqualTo("NP_E_INTERIOR_POINTER: pointer 0x1f0 is 16 bytes into 'alpha'"));
+            Assert.That(LastError.Message, Is.EqualTo("pointer 0x1f0 is 16 bytes into 'alpha'"));
             Assert.That(otherStatus, Is.EqualTo(NpStatus.Ok), "another thread has its own last error");
             Assert.That(otherMessage, Is.Empty);
         });
         LastError.Clear();
         Assert.That(LastError.Status, Is.EqualTo(NpStatus.Ok));
+    }
+
+    [Test]
+    public void Detail_prints_unsigned_values_unsigned_and_signed_values_signed()
+    {
+        LastError.Set(NpStatus.InvalidArgument, "max_blocks {0} exceeds {1}", ulong.MaxValue, 2147483646UL);
+        Assert.That(LastError.Message, Is.EqualTo("max_blocks 18446744073709551615 exceeds 2147483646"));
+        LastError.Set(NpStatus.PoolExhausted, "cannot reserve {0} blocks, at most {1}", 1UL << 63, (nuint)5);
+        Assert.That(LastError.Message, Is.EqualTo("cannot reserve 9223372036854775808 blocks, at most 5"));
+        LastError.Set(NpStatus.IoError, "errno {0}, offset {1}", -1, -2L);
+        Assert.That(LastError.Message, Is.EqualTo("errno -1, offset -2"));
+        LastError.Set(NpStatus.InvalidHandle, "{x0} is not a live handle", ulong.MaxValue);
+        Assert.That(LastError.Message, Is.EqualTo("0xffffffffffffffff is not a live handle"));
+        LastError.Clear();
+    }
+
+    [Test]
+    public void Save_and_restore_bring_back_an_earlier_failure()
+    {
+        LastError.Set(NpStatus.ForeignPointer, "pointer {x0} does not belong to pool '{s}'", (nint)0x40, subject: "first");
+        LastErrorRecord first = LastError.Save();
+        LastError.Set(NpStatus.DoubleFree, "block {x0} of pool '{s}' is not allocated", (nint)0x80, subject: "second");
+        LastError.Restore(first);
+        Assert.That(LastError.Status, Is.EqualTo(NpStatus.ForeignPointer));
+        Assert.That(LastError.Message, Is.EqualTo("pointer 0x40 does not belong to pool 'first'"));
+        LastError.Clear();
     }
 }

@@ -547,7 +547,7 @@ public abstract unsafe class MessagePoolScenarios
                 string detail = Backend.LastErrorMessage();
                 Assert.That(status, Is.EqualTo(row.Expected), $"{row.What}: {detail}");
                 Assert.That(Backend.LastErrorStatus(), Is.EqualTo(row.Expected), row.What);
-                Assert.That(detail, Does.StartWith(StatusText.NameString(row.Expected) + ": "), row.What);
+                Assert.That(detail, Does.Not.Contain(StatusText.NameString(row.Expected)).And.Length.GreaterThan(4), row.What);
                 MessagePoolStats after = pool.GetStats();
                 foreach (var (name, counter) in counters)
                     Assert.That(counter(after), Is.EqualTo(counter(before) + (name == row.Counter ? 1UL : 0UL)), $"{row.What}: {name}");

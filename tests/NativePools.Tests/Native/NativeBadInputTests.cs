@@ -211,8 +211,8 @@ public sealed unsafe class NativeBadInputTests
                 if (status != (int)row.Expected) continue;
                 Assert.That((NpStatus)np_last_error_status(), Is.EqualTo(row.Expected), $"{row.What}: np_last_error_status");
                 string message = NativeBackend.LastErrorText();
-                Assert.That(message, Does.StartWith(Text(np_status_name(status)) + ": "), $"{row.What}: np_last_error_message names the status");
-                Assert.That(message.Length, Is.GreaterThan(Text(np_status_name(status)).Length + 2), $"{row.What}: the message has detail");
+                Assert.That(message, Does.Not.Contain(Text(np_status_name(status))), $"{row.What}: np_last_error_message does not repeat the status name");
+                Assert.That(message.Length, Is.GreaterThan(4), $"{row.What}: the message has detail");
             }
         });
         Assert.That(count, Is.GreaterThan(0));

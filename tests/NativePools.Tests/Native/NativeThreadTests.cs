@@ -31,7 +31,7 @@ public sealed unsafe class NativeThreadTests
         Assert.Multiple(() =>
         {
             Assert.That(seen[0].Status, Is.EqualTo((int)NpStatus.InvalidHandle));
-            Assert.That(seen[0].Message, Does.StartWith("NP_E_INVALID_HANDLE: 0xbad"));
+            Assert.That(seen[0].Message, Does.StartWith("0xbad is not a live pool handle"));
             Assert.That(seen[1].Status, Is.EqualTo((int)NpStatus.NullPointer));
             Assert.That(seen[1].Message, Does.Contain("options"));
             Assert.That(seen[2].Status, Is.EqualTo((int)NpStatus.InvalidArgument));
@@ -53,7 +53,7 @@ public sealed unsafe class NativeThreadTests
         {
             Assert.That(full, Is.GreaterThan((nuint)8));
             Assert.That(reported, Is.EqualTo(full), "returns the full length");
-            Assert.That(Text(small), Is.EqualTo("NP_E_IN"), "7 bytes and the NUL");
+            Assert.That(Text(small), Is.EqualTo("0x0 is "), "7 bytes and the NUL");
             Assert.That(small[7], Is.EqualTo((byte)0));
         });
     }
@@ -152,7 +152,7 @@ public sealed unsafe class NativeThreadTests
                         // A failing call records a detail; reading it formats a string inside the library.
                         Check.That(np_pool_free(handle, (void*)0x10) == (int)NpStatus.ForeignPointer, "foreign free");
                         nuint length = np_last_error_message(buffer, 256);
-                        Check.That(length > 20 && Text(buffer).StartsWith("NP_E_FOREIGN_POINTER: ", System.StringComparison.Ordinal), "message");
+                        Check.That(length > 20 && Text(buffer).StartsWith("pointer 0x10 does not belong", System.StringComparison.Ordinal), "message");
                     }
                     else
                     {

@@ -63,7 +63,7 @@ public abstract unsafe class BadPointerScenarios : PoolScenarioFixture
         {
             Assert.That(status, Is.EqualTo(expected), what);
             Assert.That(Backend.LastErrorStatus(), Is.EqualTo(expected), $"{what}: last error status");
-            Assert.That(message, Does.StartWith(StatusText.NameString(expected)), $"{what}: last error message names the status");
+            Assert.That(message, Does.Not.Contain(StatusText.NameString(expected)), $"{what}: the last error message does not repeat the status name");
             Assert.That(message, Does.Contain("s16-pool"), $"{what}: the message names the pool");
         });
     }

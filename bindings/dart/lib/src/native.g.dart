@@ -279,8 +279,10 @@ final class np_pool_options extends Struct {
   @Uint64()
   external int growth_blocks;
 
-  /// Most blocks the pool may hold, 0 for unbounded (up to a 64 GiB address reservation). Beyond it
-  /// allocation returns NP_E_POOL_EXHAUSTED.
+  /// Most blocks the pool may hold, 0 for unbounded (up to a 64 GiB address reservation).
+  /// Allocation returns NP_E_POOL_EXHAUSTED only when max_blocks blocks are in use: free blocks
+  /// other threads cache are taken back first, so every call on a bounded pool takes the general
+  /// path (one locked instruction, no C fast path).
   @Uint64()
   external int max_blocks;
 
@@ -1182,7 +1184,8 @@ final class NativePoolsBindings {
 
   /// `np_last_error_message`: Copies the calling thread's detail message for its most recent
   /// failure (which pool, which pointer, which limit) as NUL-terminated UTF-8, truncated to fit,
-  /// like snprintf.
+  /// like snprintf. The detail does not repeat the status name: print
+  /// np_status_name(np_last_error_status()) beside it.
   ///
   /// Returns: The full message length in bytes, without the NUL (0 when there was no failure).
   late final np_last_error_message =
@@ -1331,7 +1334,8 @@ final class NativePoolsBindings {
   /// ones are skipped and counted.
   ///
   /// Returns: NP_OK when every entry was valid; else the status of the first invalid entry, as
-  /// np_pool_free().
+  /// np_pool_free(); np_last_error_status() and np_last_error_message() then describe that first
+  /// invalid entry too.
   late final np_pool_free_batch =
       dynamicLibrary.lookupFunction<_np_pool_free_batch_native, _np_pool_free_batch_dart>('np_pool_free_batch');
 
