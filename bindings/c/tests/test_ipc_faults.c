@@ -928,11 +928,210 @@ static void i06_hostile_client_garbage_in_shared_memory(void)
     np_ipc_cleanup();
 }
 
+/* ------------------------------------------------------------------ I10 */
+
+/*
+ * I10: np_server_stop() with pull requests still waiting in the rings (the pending table is
+ * full, so the workers leave them there). Every request must get exactly one answer: its reply,
+ * or NP_E_SHUTDOWN carrying its own request id; never the connection's end without an answer.
+ */
+enum { I10_MAX_CLIENTS = 16, I10_MAX_IN_FLIGHT = 64 };
+
+typedef struct {
+    const char *address;
+    unsigned in_flight;
+    atomic_int *sent;        /* clients that sent all their requests */
+    unsigned ok, shutdown;   /* answers by kind */
+    unsigned lost;           /* requests the client stopped waiting for without an answer */
+    unsigned wrong;          /* answers to an id not outstanding (duplicates, id 0, unknown) */
+    np_status ended_with;    /* the status that ended the wait early, or NP_OK */
+    uint64_t ended_id;
+} i10_client;
+
+static void *i10_client_thread(void *argument)
+{
+    i10_client *c = argument;
+    np_client client;
+    uint32_t route;
+    uint8_t answered[I10_MAX_IN_FLIGHT + 1];
+    memset(answered, 0, sizeof answered);
+    NP_ASSERT_OK(np_client_connect(c->address, 10000, &client));
+    NP_ASSERT_OK(np_client_resolve(client, "pull", &route));
+    uint64_t first = 0;
+    for (unsigned i = 0; i < c->in_flight; i++) {
+        uint64_t id = 0;
+        uint32_t payload = i;
+        NP_ASSERT_OK(np_client_send(client, route, &payload, sizeof payload, &id, 10000));
+        if (i == 0) first = id;
+        NP_ASSERT_EQ(first + i, id);
+    }
+    atomic_fetch_add(&c->sent[0], 1);
+    unsigned remaining = c->in_flight;
+    while (remaining > 0) {
+        uint64_t id = 0;
+        uint32_t length = 0, payload = 0;
+        np_status status = np_client_receive(client, &id, &payload, sizeof payload, &length, 30000);
+        if (status != NP_OK && status != NP_E_SHUTDOWN) {
+            c->ended_with = status;
+            c->ended_id = id;
+            c->lost = remaining;
+            break;
+        }
+        if (id < first || id >= first + c->in_flight || answered[id - first]) {
+            if (status == NP_E_SHUTDOWN && id == 0) {
+                /* The connection ended: nothing more will come. */
+                c->ended_with = status;
+                c->ended_id = id;
+                c->lost = remaining;
+                break;
+            }
+            c->wrong++;
+            continue;
+        }
+        answered[id - first] = 1;
+        remaining--;
+        if (status == NP_OK) c->ok++;
+        else c->shutdown++;
+    }
+    np_client_close(client);
+    return NULL;
+}
+
+static struct {
+    np_server server;
+    atomic_int replied, held;
+} i10_receiver;
+
+/* Receives until the stop; replies to every other request and keeps the rest unanswered. */
+static void *i10_receive_thread(void *argument)
+{
+    (void)argument;
+    for (unsigned n = 0;; n++) {
+        np_request request;
+        memset(&request, 0, sizeof request);
+        request.struct_size = sizeof request;
+        np_status status = np_server_receive(i10_receiver.server, 100, &request);
+        if (status == NP_E_TIMEOUT) continue;
+        if (status != NP_OK) break;
+        if (n % 2 == 0) {
+            np_status replied = np_server_reply(i10_receiver.server, request.token, request.data, request.length);
+            if (replied == NP_OK) atomic_fetch_add(&i10_receiver.replied, 1);
+        } else {
+            atomic_fetch_add(&i10_receiver.held, 1);
+        }
+    }
+    return NULL;
+}
+
+/* One round: clients x in_flight pull requests, max_pending slots, a receiver, then the stop. */
+static void i10_round(unsigned clients, unsigned in_flight, unsigned max_pending, uint32_t drain_ms, int receive)
+{
+    char address[96];
+    np_ipc_address(address, sizeof address, "i10");
+    np_server_options options = np_ipc_options(address);
+    options.max_message_size = 1024;
+    options.max_pending = max_pending;
+    options.worker_threads = 2;
+    np_server server = NP_IPC_SERVER(&options);
+    NP_IPC_ROUTE(server, "pull", NULL, NULL);
+    NP_ASSERT_OK(np_server_start(server));
+
+    atomic_int sent;
+    atomic_init(&sent, 0);
+    i10_client c[I10_MAX_CLIENTS];
+    pthread_t threads[I10_MAX_CLIENTS], receiver;
+    memset(c, 0, sizeof c);
+    for (unsigned i = 0; i < clients; i++) {
+        c[i].address = address;
+        c[i].in_flight = in_flight;
+        c[i].sent = &sent;
+        np_thread_start(&threads[i], i10_client_thread, &c[i]);
+    }
+    while ((unsigned)atomic_load(&sent) < clients) np_ipc_sleep_ms(1);
+    memset(&i10_receiver, 0, sizeof i10_receiver);
+    i10_receiver.server = server;
+    if (receive) np_thread_start(&receiver, i10_receive_thread, NULL);
+    np_server_stats s;
+    NP_IPC_WAIT_FOR(server, s, s.pending_requests == max_pending, 30);
+    NP_ASSERT_OK(np_server_stop(server, drain_ms));
+    if (receive) np_thread_join(receiver);
+    for (unsigned i = 0; i < clients; i++) np_thread_join(threads[i]);
+
+    unsigned ok = 0, shutdown = 0;
+    s = NP_IPC_STATS(server);
+    for (unsigned i = 0; i < clients; i++) {
+        NP_ASSERT_MSG(c[i].lost == 0 && c[i].wrong == 0,
+                      "client %u of %u: %u of %u requests never answered (its wait ended with %s, request id %llu), "
+                      "%u answers to ids not outstanding; max_pending %u, drain %u ms; server %s",
+                      i, clients, c[i].lost, in_flight, np_status_name(c[i].ended_with),
+                      (unsigned long long)c[i].ended_id, c[i].wrong, max_pending, drain_ms, np_ipc_describe(&s));
+        ok += c[i].ok;
+        shutdown += c[i].shutdown;
+    }
+    NP_ASSERT_EQ(atomic_load(&i10_receiver.replied), ok);
+    NP_ASSERT_EQ(clients * in_flight, ok + shutdown);
+    s = NP_IPC_STATS(server);
+    NP_ASSERT_MSG(s.requests == clients * in_flight && s.responses == s.requests && s.pending_requests == 0,
+                  "after the stop: %s; expected %u requests, each answered once", np_ipc_describe(&s),
+                  clients * in_flight);
+    np_ipc_destroy(server);
+}
+
+static void i10_stop_answers_pull_requests_left_in_rings(void)
+{
+    np_ipc_cleanup();
+    unsigned rounds = NP_SIZE(4, 40);
+    for (unsigned round = 0; round < rounds; round++) {
+        /* Many clients, many in flight, a receiver replying to half; stop without and with a drain. */
+        i10_round(10, 60, 16, round % 2 ? 20 : 0, 1);
+        /* Nobody receives: the table fills and the rest wait in the rings. */
+        i10_round(4, 20, 8, 0, 0);
+    }
+    /* The small case: max_pending 3, five sent, two received and not replied, stop(0). */
+    for (unsigned round = 0; round < NP_SIZE(10, 100); round++) {
+        char address[96];
+        np_ipc_address(address, sizeof address, "i10s");
+        np_server_options options = np_ipc_options(address);
+        options.max_message_size = 1024;
+        options.max_pending = 3;
+        np_server server = NP_IPC_SERVER(&options);
+        NP_IPC_ROUTE(server, "pull", NULL, NULL);
+        NP_ASSERT_OK(np_server_start(server));
+        atomic_int sent;
+        atomic_init(&sent, 0);
+        i10_client c;
+        memset(&c, 0, sizeof c);
+        c.address = address;
+        c.in_flight = 5;
+        c.sent = &sent;
+        pthread_t thread;
+        np_thread_start(&thread, i10_client_thread, &c);
+        np_server_stats s;
+        NP_IPC_WAIT_FOR(server, s, s.pending_requests == 3, 30);
+        for (int i = 0; i < 2; i++) {
+            np_request request;
+            memset(&request, 0, sizeof request);
+            request.struct_size = sizeof request;
+            NP_ASSERT_OK(np_server_receive(server, 10000, &request));
+        }
+        NP_ASSERT_OK(np_server_stop(server, 0));
+        np_thread_join(thread);
+        NP_ASSERT_MSG(c.lost == 0 && c.wrong == 0 && c.shutdown == 5,
+                      "round %u: %u of 5 never answered (wait ended with %s, id %llu), %u wrong, %u shutdown", round,
+                      c.lost, np_status_name(c.ended_with), (unsigned long long)c.ended_id, c.wrong, c.shutdown);
+        s = NP_IPC_STATS(server);
+        NP_ASSERT_MSG(s.requests == 5 && s.responses == 5, "round %u: %s", round, np_ipc_describe(&s));
+        np_ipc_destroy(server);
+    }
+    np_ipc_cleanup();
+}
+
 static const np_test_case cases[] = {
     {"I03", "client_killed_mid_call_is_dropped_others_served", i03_client_killed_mid_call},
     {"I04", "server_killed_blocked_calls_return_peer_gone", i04_server_killed_blocked_calls_return_peer_gone},
     {"I05", "stop_with_calls_in_flight_each_gets_answer_or_shutdown", i05_stop_with_calls_in_flight},
     {"I06", "hostile_client_garbage_drops_only_its_connection", i06_hostile_client_garbage_in_shared_memory},
+    {"I10", "stop_answers_pull_requests_left_in_rings_exactly_once", i10_stop_answers_pull_requests_left_in_rings},
 };
 
 const np_test_suite np_suite_ipc_faults = {"ipc_faults", cases, NP_COUNT_OF(cases)};

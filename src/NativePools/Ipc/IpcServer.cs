@@ -278,10 +278,10 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         _stopping = true;
         Doorbell.Ring(_acceptorWake); // stops accepting; keeps watching for hang-ups during the drain
         foreach (ServerWorker w in _workers) w.Wake();
-        // Pull requests are answered by the application: give it the drain time, then answer the rest.
-        while (_pull.Count > 0 && !DrainDeadlinePassed) Thread.Sleep(1);
+        // Pull requests are answered by the application: give it the drain time (while any wait in
+        // the table or in a ring), then answer the table; the workers answer what is left in the rings.
+        while ((_pull.Count > 0 || !WorkersDrained()) && !DrainDeadlinePassed) Thread.Sleep(1);
         AnswerAllPending(NpStatus.Shutdown);
-        _pullAnswered = true;
         lock (_pull) Monitor.PulseAll(_pull);
         foreach (ServerWorker w in _workers) { w.Wake(); w.Join(); }
         _controlStop = true;
@@ -297,6 +297,12 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         lock (_lock) _state = State.Stopped;
         _stopped.Set();
         return NpStatus.Ok;
+    }
+
+    private bool WorkersDrained()
+    {
+        foreach (ServerWorker w in _workers) if (!w.Drained) return false;
+        return true;
     }
 
     /// <summary>Stops (without draining) if running, and frees everything.</summary>

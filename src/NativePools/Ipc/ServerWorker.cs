@@ -150,16 +150,22 @@ internal sealed unsafe class ServerWorker
                 return true;
             }
             IpcServer.Route? route = _server.RouteById(record.Route);
-            if (route is not null && route.IsPull)
-            {
-                if (!_server.TryQueuePull(c, route, in record)) break; // the pending table is full: leave it in the ring
-                c.Requests.Consume();
-                CountRequest(record.Route, record.Length);
-                continue;
-            }
             uint length = record.Length;
             ulong requestId = record.RequestId;
             ushort routeId = record.Route;
+            if (route is not null && route.IsPull)
+            {
+                PullQueueResult queued = _server.TryQueuePull(c, route, in record);
+                if (queued is PullQueueResult.TableFull or PullQueueResult.ClientLimit) break; // leave it in the ring
+                c.Requests.Consume();
+                CountRequest(routeId, length);
+                if (queued == PullQueueResult.Stopped)
+                {
+                    Respond(c, IpcLayout.KindError, requestId, null, 0, (int)NpStatus.Shutdown, routeId);
+                    if (c.IsClosed || c.HasOutbox) { consumed++; break; }
+                }
+                continue;
+            }
             if (route is null)
             {
                 c.Requests.Consume();
@@ -315,10 +321,16 @@ internal sealed unsafe class ServerWorker
         _server.OnClosed(c);
     }
 
+    /// <summary>While stopping: true once this worker's rings, outboxes and pull requests were all empty at its last look.</summary>
+    public bool Drained => Volatile.Read(ref _drained);
+
+    private bool _drained;
+    private long _closeDeadline; // after the answers: how long an outbox may take to reach a live client
+
     /// <summary>
     /// While stopping: serve until every ring and outbox is empty and every pull request was
-    /// answered, or the drain deadline passed. Then answer whatever is left with Shutdown and
-    /// close all connections. Returns true when the worker is done.
+    /// answered, or the drain deadline passed. Then answer whatever is left with Shutdown, let
+    /// the outboxes reach their clients, and close all connections. Returns true when the worker is done.
     /// </summary>
     private bool FinishDrain()
     {
@@ -331,13 +343,16 @@ internal sealed unsafe class ServerWorker
             c.ServerState = IpcLayout.ServerDraining;
             idle = !c.HasOutbox && !c.Requests.LooksNonEmpty() && Volatile.Read(ref c.PendingPulls) == 0;
         }
+        Volatile.Write(ref _drained, idle);
         if (!idle && !deadline) return false;
         if (!_server.PullAnsweredForShutdown) return false; // IpcServer.Stop answers pending pulls first
+        if (_closeDeadline == 0) _closeDeadline = Environment.TickCount64 + OutboxGraceMs;
+        bool waiting = false;
         for (int i = 0; i < _count; i++)
         {
             ServerConnection? c = _connections[i];
             if (c is null) continue;
-            // Requests nobody will serve get a clear Shutdown (best effort: a full ring is seen as a hang-up).
+            // Requests nobody will serve get a clear Shutdown, each with its own id.
             c.FlushOutbox();
             while (!c.IsBroken && c.Requests.TryPeek(out RecordView r) == PeekResult.Record && r.Kind == IpcLayout.KindRequest)
             {
@@ -348,8 +363,18 @@ internal sealed unsafe class ServerWorker
                 CountRequest(route, length);
                 Respond(c, IpcLayout.KindError, id, null, 0, (int)NpStatus.Shutdown, route);
             }
+            if (c.Requests.ProducerNeedsWake()) Ipc.Doorbell.Ring(c.ClientDoorbell);
+            // Answers still in the outbox reach a client that reads them; closing now would lose them.
+            if (c.HasOutbox && !c.HungUp && !c.IsBroken && Environment.TickCount64 < _closeDeadline)
+            {
+                waiting = true;
+                continue;
+            }
             Close(c, IpcLayout.ServerClosed);
         }
-        return true;
+        return !waiting;
     }
+
+    /// <summary>How long, after the stop answered everything, queued answers may wait for a client that reads them.</summary>
+    private const int OutboxGraceMs = 1000;
 }
