@@ -468,8 +468,8 @@ typedef struct np_server_options {
     uint32_t ring_size;
 
     /**
-     * Largest request or response payload, at most NP_MAX_MESSAGE_SIZE; 0 picks
-     * NP_DEFAULT_MAX_MESSAGE_SIZE.
+     * Largest request or response payload, from 4 (an error answer's status) to
+     * NP_MAX_MESSAGE_SIZE; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.
      */
     uint32_t max_message_size;
 
@@ -969,8 +969,9 @@ NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, reuse_rate) == 168, "np_msgpoo
  * @param response_capacity Bytes available at response; the handler writes no more.
  * @param response_length Receives the number of bytes written to response (at most
  *                        response_capacity).
- * @return NP_OK to send the response; a negative np_status makes the client's call fail with
- *         NP_E_HANDLER_FAILED.
+ * @return NP_OK to send the response; any other status (even one the transport uses itself, such as
+ *         NP_E_SHUTDOWN) makes the client's call fail with NP_E_HANDLER_FAILED, its detail message
+ *         naming the status.
  * @remarks Runs on a server worker thread, not on the thread that added the route. It must not call
  *          np_server_stop or np_server_destroy on its own server.
  */
@@ -1612,8 +1613,9 @@ np_status np_server_receive(np_server server, uint32_t timeout_ms, np_request* r
 np_status np_server_reply(np_server server, uint64_t token, const void* data, uint32_t length);
 
 /**
- * Pull mode: answers a received request with an error; the client's call returns
- * NP_E_HANDLER_FAILED and its detail message carries status.
+ * Pull mode: answers a received request with an error. Whatever the status, even one the transport
+ * uses itself (NP_E_SHUTDOWN, NP_E_UNKNOWN_ROUTE), the client's call returns NP_E_HANDLER_FAILED
+ * and its detail message names the status.
  *
  * @param server The server.
  * @param token np_request.token.

@@ -14,6 +14,9 @@
  * I06 a hostile client does the handshake by hand, proves it got the layout right with one valid
  *     call, then writes garbage into its rings (one variant per process); the server drops that
  *     connection (protocol_errors rises) while a normal client keeps getting correct answers.
+ * I10 np_server_stop() while pull requests still wait in the rings behind a full pending table
+ *     (10 clients x 60 in flight; and max_pending 3 with five sent, two received): every request
+ *     gets exactly one answer, its reply or NP_E_SHUTDOWN with its own id; requests == responses.
  */
 #include "np_ipc_support.h"
 
@@ -533,8 +536,9 @@ enum {
     RECORD_REQUEST_ID = 8,             /* u64 */
     KIND_REQUEST = 1,
     KIND_RESPONSE = 2,
-    KIND_ERROR = 3,                    /* payload: i32 status */
+    KIND_ERROR = 3,                    /* payload: i32 status a handler or a pull reply chose */
     KIND_PADDING = 4,                  /* skip to the ring's end */
+    KIND_SERVER_ERROR = 5,             /* payload: i32 status of the server's own refusal */
 };
 
 /* IpcLayout.cs, struct Welcome: 64 bytes, sent with SCM_RIGHTS [memfd, server doorbell, client doorbell]. */
@@ -782,7 +786,7 @@ int np_ipc_child_i06_hostile(int argc, char **argv)
 
     if (strcmp(variant, "unknown_route") == 0) {
         /* Not garbage: a well-formed request for a route id the server lacks. It is answered with
-         * NP_E_UNKNOWN_ROUTE and the connection stays. */
+         * NP_E_UNKNOWN_ROUTE, as the server's own error (not a handler's), and the connection stays. */
         uint8_t response[16];
         uint32_t length = 0;
         uint64_t id = ++c.next_id, answered = 0;
@@ -791,7 +795,7 @@ int np_ipc_child_i06_hostile(int argc, char **argv)
         uint16_t kind = raw_take_response(&c, &answered, response, sizeof response, &length);
         int32_t status = 0;
         memcpy(&status, response, 4);
-        NP_CHILD_CHECK(kind == KIND_ERROR && answered == id && length == 4 && status == NP_E_UNKNOWN_ROUTE,
+        NP_CHILD_CHECK(kind == KIND_SERVER_ERROR && answered == id && length == 4 && status == NP_E_UNKNOWN_ROUTE,
                        "unknown route: kind %u id %llu length %u status %d", kind, (unsigned long long)answered, length,
                        status);
         raw_valid_call(&c, echo, "still here");
@@ -1106,6 +1110,7 @@ static void i10_stop_answers_pull_requests_left_in_rings(void)
         c.sent = &sent;
         pthread_t thread;
         np_thread_start(&thread, i10_client_thread, &c);
+        while (atomic_load(&sent) < 1) np_ipc_sleep_ms(1);
         np_server_stats s;
         NP_IPC_WAIT_FOR(server, s, s.pending_requests == 3, 30);
         for (int i = 0; i < 2; i++) {

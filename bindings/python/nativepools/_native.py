@@ -368,8 +368,8 @@ class np_server_options(ctypes.Structure):
         # Bytes of each ring (one per direction per connection), a power of two from 4096 to 2^30; 0
         # picks the smallest that holds two maximum messages.
         ("ring_size", ctypes.c_uint32),
-        # Largest request or response payload, at most NP_MAX_MESSAGE_SIZE; 0 picks
-        # NP_DEFAULT_MAX_MESSAGE_SIZE.
+        # Largest request or response payload, from 4 (an error answer's status) to
+        # NP_MAX_MESSAGE_SIZE; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.
         ("max_message_size", ctypes.c_uint32),
         # Most connections at once (0 picks 1024); further clients get NP_E_SERVER_FULL.
         ("max_clients", ctypes.c_uint32),
@@ -755,8 +755,9 @@ _expect_layout("offsetof(np_msgpool_class_stats, reuse_rate)", np_msgpool_class_
 #   response: Where to write the reply; valid only until the handler returns.
 #   response_capacity: Bytes available at response; the handler writes no more.
 #   response_length: Receives the number of bytes written to response (at most response_capacity).
-#   returns: NP_OK to send the response; a negative np_status makes the client's call fail with
-#     NP_E_HANDLER_FAILED.
+#   returns: NP_OK to send the response; any other status (even one the transport uses itself, such
+#     as NP_E_SHUTDOWN) makes the client's call fail with NP_E_HANDLER_FAILED, its detail message
+#     naming the status.
 # Runs on a server worker thread, not on the thread that added the route. It must not call
 # np_server_stop or np_server_destroy on its own server.
 np_handler_fn = ctypes.CFUNCTYPE(
@@ -973,7 +974,9 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     # payload. Never blocks (a full ring queues the answer). Any thread, once per token.
     "np_server_reply": (np_status, [np_server, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint32]),
     # np_server_reply_error(server, token, status): Pull mode: answers a received request with an
-    # error; the client's call returns NP_E_HANDLER_FAILED and its detail message carries status.
+    # error. Whatever the status, even one the transport uses itself (NP_E_SHUTDOWN,
+    # NP_E_UNKNOWN_ROUTE), the client's call returns NP_E_HANDLER_FAILED and its detail message
+    # names the status.
     "np_server_reply_error": (np_status, [np_server, ctypes.c_uint64, np_status]),
 }
 

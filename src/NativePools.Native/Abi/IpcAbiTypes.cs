@@ -29,7 +29,7 @@ public unsafe struct ServerOptionsAbi
     public uint struct_size;
     /// <summary>Bytes of each ring (one per direction per connection), a power of two from 4096 to 2^30; 0 picks the smallest that holds two maximum messages.</summary>
     public uint ring_size;
-    /// <summary>Largest request or response payload, at most NP_MAX_MESSAGE_SIZE; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.</summary>
+    /// <summary>Largest request or response payload, from 4 (an error answer's status) to NP_MAX_MESSAGE_SIZE; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.</summary>
     public uint max_message_size;
     /// <summary>Most connections at once (0 picks 1024); further clients get NP_E_SERVER_FULL.</summary>
     public uint max_clients;

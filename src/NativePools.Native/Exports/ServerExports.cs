@@ -280,7 +280,7 @@ public static unsafe class ServerExports
         catch (Exception e) { return (int)Shim.Caught(e); }
     }
 
-    /// <summary>Pull mode: answers a received request with an error; the client's call returns NP_E_HANDLER_FAILED and its detail message carries status.</summary>
+    /// <summary>Pull mode: answers a received request with an error. Whatever the status, even one the transport uses itself (NP_E_SHUTDOWN, NP_E_UNKNOWN_ROUTE), the client's call returns NP_E_HANDLER_FAILED and its detail message names the status.</summary>
     /// <param name="server">The server.</param>
     /// <param name="token">np_request.token.</param>
     /// <param name="status">A negative status to report.</param>

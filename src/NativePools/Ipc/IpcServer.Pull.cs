@@ -255,7 +255,7 @@ public sealed unsafe partial class IpcServer
                 byte state = _pull.SlotState[slot];
                 if (state != PullTable.Ready && state != PullTable.Received) continue;
                 ServerConnection c = _pull.Connection[slot]!;
-                if (c.Send(IpcLayout.KindError, _pull.RequestId[slot], null, 0, (int)status, out _) == NpStatus.Ok)
+                if (c.Send(IpcLayout.KindServerError, _pull.RequestId[slot], null, 0, (int)status, out _) == NpStatus.Ok)
                     CountPullReply(_pull.Route[slot], 0, error: true);
                 c.PendingPulls--;
                 _messages.Release((byte*)_pull.Buffer[slot]);

@@ -10,7 +10,7 @@ public sealed class IpcServerOptions
     public string? Address { get; set; }
     /// <summary>Bytes of each ring (one per direction per connection), a power of two; 0 picks one that holds two maximum messages.</summary>
     public uint RingSize { get; set; }
-    /// <summary>Largest request or response payload; 0 picks 1 MiB.</summary>
+    /// <summary>Largest request or response payload, at least 4 bytes (an error answer's status); 0 picks 1 MiB.</summary>
     public uint MaxMessageSize { get; set; }
     /// <summary>Most connections at once; 0 picks 1024. Further clients are refused with <see cref="NpStatus.ServerFull"/>.</summary>
     public int MaxClients { get; set; }
@@ -49,6 +49,9 @@ public sealed class IpcServerOptions
         uint maxMessage = MaxMessageSize == 0 ? DefaultMaxMessageSize : MaxMessageSize;
         if (maxMessage > MaxMessageSizeLimit)
             return LastError.Set(NpStatus.InvalidArgument, "max_message_size {0} is above the limit {1}", maxMessage, MaxMessageSizeLimit);
+        // An error answer is a 4-byte status record: a smaller maximum could not carry it.
+        if (maxMessage < IpcLayout.ErrorPayloadSize)
+            return LastError.Set(NpStatus.InvalidArgument, "max_message_size {0} is below {1} bytes, the size of an error answer", maxMessage, IpcLayout.ErrorPayloadSize);
         uint ring = RingSize;
         if (ring == 0)
         {

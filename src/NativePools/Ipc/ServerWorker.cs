@@ -161,7 +161,7 @@ internal sealed unsafe class ServerWorker
                 CountRequest(routeId, length);
                 if (queued == PullQueueResult.Stopped)
                 {
-                    Respond(c, IpcLayout.KindError, requestId, null, 0, (int)NpStatus.Shutdown, routeId);
+                    Respond(c, IpcLayout.KindServerError, requestId, null, 0, (int)NpStatus.Shutdown, routeId);
                     if (c.IsClosed || c.HasOutbox) { consumed++; break; }
                 }
                 continue;
@@ -171,7 +171,7 @@ internal sealed unsafe class ServerWorker
                 c.Requests.Consume();
                 CountRequest(0, length);
                 Counters.UnknownRoutes++;
-                Respond(c, IpcLayout.KindError, requestId, null, 0, (int)NpStatus.UnknownRoute, 0);
+                Respond(c, IpcLayout.KindServerError, requestId, null, 0, (int)NpStatus.UnknownRoute, 0);
             }
             else
             {
@@ -181,7 +181,7 @@ internal sealed unsafe class ServerWorker
                 {
                     c.Requests.Consume();
                     CountRequest(routeId, length);
-                    Respond(c, IpcLayout.KindError, requestId, null, 0, (int)NpStatus.OutOfMemory, routeId);
+                    Respond(c, IpcLayout.KindServerError, requestId, null, 0, (int)NpStatus.OutOfMemory, routeId);
                     continue;
                 }
                 if (length > 0) Buffer.MemoryCopy(record.Payload, request, length, length);
@@ -228,7 +228,7 @@ internal sealed unsafe class ServerWorker
         if (sent != NpStatus.Ok) return; // closed meanwhile, or no memory for the outbox copy: the client sees the hang-up
         Counters.Responses++;
         Counters.BytesOut += length;
-        if (kind == IpcLayout.KindError) Counters.ErrorResponses++;
+        if (IpcLayout.IsError(kind)) Counters.ErrorResponses++;
         int r = routeId * WorkerCounters.RouteFields;
         Counters.Routes[r + WorkerCounters.RouteResponses]++;
         Counters.Routes[r + WorkerCounters.RouteBytesOut] += length;
@@ -361,7 +361,7 @@ internal sealed unsafe class ServerWorker
                 uint length = r.Length;
                 c.Requests.Consume();
                 CountRequest(route, length);
-                Respond(c, IpcLayout.KindError, id, null, 0, (int)NpStatus.Shutdown, route);
+                Respond(c, IpcLayout.KindServerError, id, null, 0, (int)NpStatus.Shutdown, route);
             }
             if (c.Requests.ProducerNeedsWake()) Ipc.Doorbell.Ring(c.ClientDoorbell);
             // Answers still in the outbox reach a client that reads them; closing now would lose them.

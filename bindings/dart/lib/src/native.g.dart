@@ -442,8 +442,8 @@ final class np_server_options extends Struct {
   @Uint32()
   external int ring_size;
 
-  /// Largest request or response payload, at most NP_MAX_MESSAGE_SIZE; 0 picks
-  /// NP_DEFAULT_MAX_MESSAGE_SIZE.
+  /// Largest request or response payload, from 4 (an error answer's status) to NP_MAX_MESSAGE_SIZE;
+  /// 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.
   @Uint32()
   external int max_message_size;
 
@@ -883,8 +883,9 @@ final class np_msgpool_class_stats extends Struct {
 /// - `response_length`: Receives the number of bytes written to response (at most
 ///   response_capacity).
 ///
-/// Returns: NP_OK to send the response; a negative np_status makes the client's call fail with
-/// NP_E_HANDLER_FAILED.
+/// Returns: NP_OK to send the response; any other status (even one the transport uses itself, such
+/// as NP_E_SHUTDOWN) makes the client's call fail with NP_E_HANDLER_FAILED, its detail message
+/// naming the status.
 ///
 /// Runs on a server worker thread, not on the thread that added the route. It must not call
 /// np_server_stop or np_server_destroy on its own server.
@@ -1462,8 +1463,9 @@ final class NativePoolsBindings {
   late final np_server_reply =
       dynamicLibrary.lookupFunction<_np_server_reply_native, _np_server_reply_dart>('np_server_reply');
 
-  /// `np_server_reply_error`: Pull mode: answers a received request with an error; the client's
-  /// call returns NP_E_HANDLER_FAILED and its detail message carries status.
+  /// `np_server_reply_error`: Pull mode: answers a received request with an error. Whatever the
+  /// status, even one the transport uses itself (NP_E_SHUTDOWN, NP_E_UNKNOWN_ROUTE), the client's
+  /// call returns NP_E_HANDLER_FAILED and its detail message names the status.
   ///
   /// Returns: As np_server_reply(); NP_E_INVALID_ARGUMENT when status is not negative.
   late final np_server_reply_error =
