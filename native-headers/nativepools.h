@@ -166,6 +166,12 @@ typedef uint64_t np_msgpool;
 /** The address is already in use by a live server. */
 #define NP_E_ADDRESS_IN_USE (-25)
 
+/**
+ * The server's process runs under a uid this client does not trust (checked with SO_PEERCRED before
+ * any data is read).
+ */
+#define NP_E_UNTRUSTED_PEER (-26)
+
 /* =================================================================================================
  * Block pool constants.
  * ================================================================================================= */
@@ -528,6 +534,30 @@ NP_STATIC_ASSERT(offsetof(np_server_options, reserved) == 36, "np_server_options
 NP_STATIC_ASSERT(offsetof(np_server_options, allowed_uids) == 40, "np_server_options.allowed_uids: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_options, address) == 48, "np_server_options.address: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_options, name) == 56, "np_server_options.name: offset mismatch");
+
+/* =================================================================================================
+ * np_client_options
+ * ================================================================================================= */
+
+/** How a client connects. Fill with np_client_options_init(), then adjust. */
+typedef struct np_client_options {
+    /** sizeof(np_client_options); set by np_client_options_init(). */
+    uint32_t struct_size;
+
+    /** Entries in allowed_server_uids. */
+    uint32_t allowed_server_uid_count;
+
+    /**
+     * Server uids trusted besides the client's own (checked with SO_PEERCRED on the connected
+     * socket); NULL with count 0: own uid only.
+     */
+    const uint32_t* allowed_server_uids;
+} np_client_options;
+
+NP_STATIC_ASSERT(sizeof(np_client_options) == 16, "np_client_options: size mismatch");
+NP_STATIC_ASSERT(offsetof(np_client_options, struct_size) == 0, "np_client_options.struct_size: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_client_options, allowed_server_uid_count) == 4, "np_client_options.allowed_server_uid_count: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_client_options, allowed_server_uids) == 8, "np_client_options.allowed_server_uids: offset mismatch");
 
 /* =================================================================================================
  * np_server_stats
@@ -994,7 +1024,8 @@ typedef np_status (*np_handler_fn)(void* user_data,
  * ================================================================================================= */
 
 /**
- * Connects to a server, retrying while nobody listens at the address yet, until timeout_ms.
+ * Connects to a server, retrying while nobody listens at the address yet, until timeout_ms. Only a
+ * server running under the client's own uid is trusted (np_client_connect_with() allows others).
  *
  * @param address The server's socket path, or "@name" for the abstract namespace.
  * @param timeout_ms Longest wait for the server to accept and complete the handshake; 0 tries once.
@@ -1002,10 +1033,35 @@ typedef np_status (*np_handler_fn)(void* user_data,
  * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT (also
  *         when nothing listens at the address in time); NP_E_PEER_GONE when the server closed
  *         during the handshake (it is stopping); NP_E_SHUTDOWN; NP_E_PERMISSION_DENIED (uid not
- *         allowed); NP_E_SERVER_FULL; NP_E_PROTOCOL when the server's handshake or memory is
- *         malformed; NP_E_IO.
+ *         allowed); NP_E_SERVER_FULL; NP_E_UNTRUSTED_PEER when the server runs under another uid;
+ *         NP_E_PROTOCOL when the server's handshake or memory is malformed; NP_E_OUT_OF_MEMORY;
+ *         NP_E_IO.
  */
 np_status np_client_connect(const char* address, uint32_t timeout_ms, np_client* client);
+
+/**
+ * Fills client options with defaults (trust only servers of the client's own uid).
+ *
+ * @param options The struct to fill; struct_size is set to sizeof(np_client_options).
+ * @return NP_OK, or NP_E_NULL_POINTER.
+ */
+np_status np_client_options_init(np_client_options* options);
+
+/**
+ * As np_client_connect(), with options: the server may also run under one of
+ * options->allowed_server_uids.
+ *
+ * @param address The server's socket path, or "@name" for the abstract namespace.
+ * @param timeout_ms Longest wait for the server to accept and complete the handshake; 0 tries once.
+ * @param options From np_client_options_init(); struct_size must be sizeof(np_client_options).
+ * @param client Receives the new handle (0 on failure).
+ * @return As np_client_connect(); NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for more than
+ *         1024 allowed uids.
+ */
+np_status np_client_connect_with(const char* address,
+                                 uint32_t timeout_ms,
+                                 const np_client_options* options,
+                                 np_client* client);
 
 /**
  * Closes the connection; the server sees the hang-up at once. Closing 0 is a no-op.

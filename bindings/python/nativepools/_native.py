@@ -100,6 +100,9 @@ NP_E_IO = -23
 NP_E_HANDLER_FAILED = -24
 # The address is already in use by a live server.
 NP_E_ADDRESS_IN_USE = -25
+# The server's process runs under a uid this client does not trust (checked with SO_PEERCRED before
+# any data is read).
+NP_E_UNTRUSTED_PEER = -26
 
 STATUS_NAMES: Dict[int, str] = {
     0: "NP_OK",
@@ -128,6 +131,7 @@ STATUS_NAMES: Dict[int, str] = {
     -23: "NP_E_IO",
     -24: "NP_E_HANDLER_FAILED",
     -25: "NP_E_ADDRESS_IN_USE",
+    -26: "NP_E_UNTRUSTED_PEER",
 }
 
 
@@ -412,6 +416,26 @@ _expect_layout("offsetof(np_server_options, reserved)", np_server_options.reserv
 _expect_layout("offsetof(np_server_options, allowed_uids)", np_server_options.allowed_uids.offset, 40)
 _expect_layout("offsetof(np_server_options, address)", np_server_options.address.offset, 48)
 _expect_layout("offsetof(np_server_options, name)", np_server_options.name.offset, 56)
+
+
+class np_client_options(ctypes.Structure):
+    """How a client connects. Fill with np_client_options_init(), then adjust."""
+
+    _fields_ = [
+        # sizeof(np_client_options); set by np_client_options_init().
+        ("struct_size", ctypes.c_uint32),
+        # Entries in allowed_server_uids.
+        ("allowed_server_uid_count", ctypes.c_uint32),
+        # Server uids trusted besides the client's own (checked with SO_PEERCRED on the connected
+        # socket); NULL with count 0: own uid only.
+        ("allowed_server_uids", ctypes.POINTER(ctypes.c_uint32)),
+    ]
+
+
+_expect_layout("sizeof(np_client_options)", ctypes.sizeof(np_client_options), 16)
+_expect_layout("offsetof(np_client_options, struct_size)", np_client_options.struct_size.offset, 0)
+_expect_layout("offsetof(np_client_options, allowed_server_uid_count)", np_client_options.allowed_server_uid_count.offset, 4)
+_expect_layout("offsetof(np_client_options, allowed_server_uids)", np_client_options.allowed_server_uids.offset, 8)
 
 
 class np_server_stats(ctypes.Structure):
@@ -790,8 +814,16 @@ class _CallbackOrNull:
 FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     # IPC clients
     # np_client_connect(address, timeout_ms, client): Connects to a server, retrying while nobody
-    # listens at the address yet, until timeout_ms.
+    # listens at the address yet, until timeout_ms. Only a server running under the client's own uid
+    # is trusted (np_client_connect_with() allows others).
     "np_client_connect": (np_status, [ctypes.c_char_p, ctypes.c_uint32, ctypes.POINTER(np_client)]),
+    # np_client_options_init(options): Fills client options with defaults (trust only servers of the
+    # client's own uid).
+    "np_client_options_init": (np_status, [ctypes.POINTER(np_client_options)]),
+    # np_client_connect_with(address, timeout_ms, options, client): As np_client_connect(), with
+    # options: the server may also run under one of options->allowed_server_uids.
+    "np_client_connect_with": (np_status, [
+        ctypes.c_char_p, ctypes.c_uint32, ctypes.POINTER(np_client_options), ctypes.POINTER(np_client)]),
     # np_client_close(client): Closes the connection; the server sees the hang-up at once. Closing 0
     # is a no-op.
     "np_client_close": (np_status, [np_client]),

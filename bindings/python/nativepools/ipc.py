@@ -586,14 +586,24 @@ class Client:
     Failures raise NativePoolsError; an error response also carries .request_id (receive()).
     """
 
-    def __init__(self, address: str | bytes | os.PathLike, *, timeout_ms: int | None = 5000):
+    def __init__(self, address: str | bytes | os.PathLike, *, timeout_ms: int | None = 5000,
+                 allowed_server_uids=()):
         self._handle = 0
         self._claim: memoryview | None = None
         self._claim_length = 0
         lib = load_library()
         encoded = _c_string(lib, address, "address")
         handle = _native.np_client()
-        _check(lib, lib.np_client_connect(encoded, _timeout(timeout_ms), ctypes.byref(handle)))
+        # Only a server of this process's uid or of one in allowed_server_uids is trusted.
+        uids = list(allowed_server_uids)
+        if any(not isinstance(uid, int) or not 0 <= uid <= 0xFFFFFFFF for uid in uids):
+            raise _error(lib, _native.NP_E_INVALID_ARGUMENT, f"allowed_server_uids {uids} holds a value that is not a uid")
+        options = _native.np_client_options()
+        _check(lib, lib.np_client_options_init(ctypes.byref(options)))
+        uid_array = (ctypes.c_uint32 * max(len(uids), 1))(*uids)
+        options.allowed_server_uid_count = len(uids)
+        options.allowed_server_uids = uid_array
+        _check(lib, lib.np_client_connect_with(encoded, _timeout(timeout_ms), ctypes.byref(options), ctypes.byref(handle)))
         self._lib = lib
         self._handle = handle.value
         self._handle_arg = _native.np_client(self._handle)
@@ -619,12 +629,15 @@ class Client:
         self._np_commit = lib.np_client_commit
 
     @classmethod
-    def connect(cls, address: str | bytes | os.PathLike, timeout_ms: int | None = 5000) -> "Client":
+    def connect(cls, address: str | bytes | os.PathLike, timeout_ms: int | None = 5000,
+                allowed_server_uids=()) -> "Client":
         """Connects, retrying while nobody listens at address yet, for up to timeout_ms (0: once).
+        The server must run under this process's uid or one of allowed_server_uids.
 
-        Raises NP_E_TIMEOUT, NP_E_PERMISSION_DENIED, NP_E_SERVER_FULL, NP_E_PROTOCOL, NP_E_IO.
+        Raises NP_E_TIMEOUT, NP_E_PERMISSION_DENIED, NP_E_SERVER_FULL, NP_E_UNTRUSTED_PEER,
+        NP_E_PROTOCOL, NP_E_IO.
         """
-        return cls(address, timeout_ms=timeout_ms)
+        return cls(address, timeout_ms=timeout_ms, allowed_server_uids=allowed_server_uids)
 
     # ---------------------------------------------------------------- routes
 

@@ -53,6 +53,19 @@ public unsafe struct ServerOptionsAbi
     [NativeType("const char*")] public byte* name;
 }
 
+/// <summary>How a client connects. Fill with np_client_options_init(), then adjust.</summary>
+[NativeStruct("np_client_options")]
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct ClientOptionsAbi
+{
+    /// <summary>sizeof(np_client_options); set by np_client_options_init().</summary>
+    public uint struct_size;
+    /// <summary>Entries in allowed_server_uids.</summary>
+    public uint allowed_server_uid_count;
+    /// <summary>Server uids trusted besides the client's own (checked with SO_PEERCRED on the connected socket); NULL with count 0: own uid only.</summary>
+    [NativeType("const uint32_t*")] public uint* allowed_server_uids;
+}
+
 /// <summary>A snapshot of a server's counters. Set struct_size = sizeof(np_server_stats) before the call.</summary>
 [NativeStruct("np_server_stats")]
 [StructLayout(LayoutKind.Sequential)]

@@ -71,7 +71,15 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
     /// Connects to the server at <paramref name="address"/>, retrying until <paramref name="timeoutMs"/>
     /// while no server listens there yet. Checks everything the server sent before using it.
     /// </summary>
-    public static NpStatus Connect(string? address, uint timeoutMs, out IpcClient? client)
+    public static NpStatus Connect(string? address, uint timeoutMs, out IpcClient? client) =>
+        Connect(address, timeoutMs, null, out client);
+
+    /// <summary>
+    /// As <see cref="Connect(string?, uint, out IpcClient?)"/>, trusting servers that run under
+    /// this process's uid or one of <paramref name="allowedServerUids"/>; any other server is
+    /// refused with <see cref="NpStatus.UntrustedPeer"/> before anything it sent is read.
+    /// </summary>
+    public static NpStatus Connect(string? address, uint timeoutMs, uint[]? allowedServerUids, out IpcClient? client)
     {
         client = null;
         if (!OperatingSystem.IsLinux())
@@ -79,6 +87,12 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         long deadline = timeoutMs == WaitForever ? long.MaxValue : Environment.TickCount64 + timeoutMs;
         int socket = ControlSocket.Connect(address!, deadline, out NpStatus status);
         if (socket < 0) return status;
+        status = CheckServerUid(socket, allowedServerUids);
+        if (status != NpStatus.Ok)
+        {
+            Libc.Close(socket);
+            return status;
+        }
         int* fds = stackalloc int[3];
         int fdCount = 0;
         byte* mapping = null;
@@ -134,6 +148,22 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
             if (mapping != null) Libc.Munmap((nint)mapping, (nuint)mappingSize);
             if (socket >= 0) Libc.Close(socket);
         }
+    }
+
+    /// <summary>
+    /// The server's uid (SO_PEERCRED of the connected socket) must be ours or an allowed one:
+    /// anyone can plant a socket in a shared directory, and its owner would see every request.
+    /// </summary>
+    private static NpStatus CheckServerUid(int socket, uint[]? allowedServerUids)
+    {
+        if (!ControlSocket.PeerUid(socket, out uint uid))
+            return LastError.Set(NpStatus.IoError, "cannot read the server's credentials (SO_PEERCRED, errno {0})", Libc.Errno);
+        if (uid == Libc.GetEuid()) return NpStatus.Ok;
+        if (allowedServerUids is not null)
+            foreach (uint allowed in allowedServerUids)
+                if (allowed == uid) return NpStatus.Ok;
+        return LastError.Set(NpStatus.UntrustedPeer, "the server at this address runs as uid {0}, neither this process's uid {1} nor an allowed one",
+            uid, Libc.GetEuid());
     }
 
     private static Dictionary<string, ushort> ReadRoutes(byte* table, int count)

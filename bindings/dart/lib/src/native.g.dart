@@ -132,6 +132,10 @@ const int NP_E_HANDLER_FAILED = -24;
 /// The address is already in use by a live server.
 const int NP_E_ADDRESS_IN_USE = -25;
 
+/// The server's process runs under a uid this client does not trust (checked with SO_PEERCRED
+/// before any data is read).
+const int NP_E_UNTRUSTED_PEER = -26;
+
 /// The C name of each status code.
 const Map<int, String> STATUS_NAMES = <int, String>{
   0: 'NP_OK',
@@ -160,6 +164,7 @@ const Map<int, String> STATUS_NAMES = <int, String>{
   -23: 'NP_E_IO',
   -24: 'NP_E_HANDLER_FAILED',
   -25: 'NP_E_ADDRESS_IN_USE',
+  -26: 'NP_E_UNTRUSTED_PEER',
 };
 
 // -------------------------------------------------------------------------------------------------
@@ -487,6 +492,25 @@ final class np_server_options extends Struct {
 
   /// Optional name for diagnostics; may be NULL.
   external Pointer<Uint8> name;
+}
+
+// -------------------------------------------------------------------------------------------------
+// np_client_options (16 bytes)
+// -------------------------------------------------------------------------------------------------
+
+/// How a client connects. Fill with np_client_options_init(), then adjust.
+final class np_client_options extends Struct {
+  /// sizeof(np_client_options); set by np_client_options_init().
+  @Uint32()
+  external int struct_size;
+
+  /// Entries in allowed_server_uids.
+  @Uint32()
+  external int allowed_server_uid_count;
+
+  /// Server uids trusted besides the client's own (checked with SO_PEERCRED on the connected
+  /// socket); NULL with count 0: own uid only.
+  external Pointer<Uint32> allowed_server_uids;
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -904,6 +928,12 @@ typedef np_handler_fn = Pointer<NativeFunction<np_handler_fn_native>>;
 typedef _np_client_connect_native = Int32 Function(Pointer<Uint8> address, Uint32 timeout_ms, Pointer<Uint64> client);
 typedef _np_client_connect_dart = int Function(Pointer<Uint8> address, int timeout_ms, Pointer<Uint64> client);
 
+typedef _np_client_options_init_native = Int32 Function(Pointer<np_client_options> options);
+typedef _np_client_options_init_dart = int Function(Pointer<np_client_options> options);
+
+typedef _np_client_connect_with_native = Int32 Function(Pointer<Uint8> address, Uint32 timeout_ms, Pointer<np_client_options> options, Pointer<Uint64> client);
+typedef _np_client_connect_with_dart = int Function(Pointer<Uint8> address, int timeout_ms, Pointer<np_client_options> options, Pointer<Uint64> client);
+
 typedef _np_client_close_native = Int32 Function(Uint64 client);
 typedef _np_client_close_dart = int Function(int client);
 
@@ -1074,14 +1104,31 @@ final class NativePoolsBindings {
   // IPC clients
 
   /// `np_client_connect`: Connects to a server, retrying while nobody listens at the address yet,
-  /// until timeout_ms.
+  /// until timeout_ms. Only a server running under the client's own uid is trusted
+  /// (np_client_connect_with() allows others).
   ///
   /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT (also
   /// when nothing listens at the address in time); NP_E_PEER_GONE when the server closed during the
   /// handshake (it is stopping); NP_E_SHUTDOWN; NP_E_PERMISSION_DENIED (uid not allowed);
-  /// NP_E_SERVER_FULL; NP_E_PROTOCOL when the server's handshake or memory is malformed; NP_E_IO.
+  /// NP_E_SERVER_FULL; NP_E_UNTRUSTED_PEER when the server runs under another uid; NP_E_PROTOCOL
+  /// when the server's handshake or memory is malformed; NP_E_OUT_OF_MEMORY; NP_E_IO.
   late final np_client_connect =
       dynamicLibrary.lookupFunction<_np_client_connect_native, _np_client_connect_dart>('np_client_connect');
+
+  /// `np_client_options_init`: Fills client options with defaults (trust only servers of the
+  /// client's own uid).
+  ///
+  /// Returns: NP_OK, or NP_E_NULL_POINTER.
+  late final np_client_options_init =
+      dynamicLibrary.lookupFunction<_np_client_options_init_native, _np_client_options_init_dart>('np_client_options_init');
+
+  /// `np_client_connect_with`: As np_client_connect(), with options: the server may also run under
+  /// one of options->allowed_server_uids.
+  ///
+  /// Returns: As np_client_connect(); NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for more
+  /// than 1024 allowed uids.
+  late final np_client_connect_with =
+      dynamicLibrary.lookupFunction<_np_client_connect_with_native, _np_client_connect_with_dart>('np_client_connect_with');
 
   /// `np_client_close`: Closes the connection; the server sees the hang-up at once. Closing 0 is a
   /// no-op.
