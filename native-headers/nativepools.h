@@ -518,9 +518,21 @@ typedef struct np_server_options {
 
     /** Optional name for diagnostics; may be NULL. */
     const char* name;
+
+    /**
+     * Most pull-mode requests one client may have unanswered; 0 picks the smaller of 256 and
+     * max_pending. Beyond it the client's requests wait in its ring (client_limit_hits counts it).
+     */
+    uint32_t max_client_pending;
+
+    /**
+     * Most payload bytes of one client's unanswered pull-mode requests (one request always fits); 0
+     * picks 16 MiB.
+     */
+    uint32_t max_client_pending_bytes;
 } np_server_options;
 
-NP_STATIC_ASSERT(sizeof(np_server_options) == 64, "np_server_options: size mismatch");
+NP_STATIC_ASSERT(sizeof(np_server_options) == 72, "np_server_options: size mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_options, struct_size) == 0, "np_server_options.struct_size: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_options, ring_size) == 4, "np_server_options.ring_size: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_options, max_message_size) == 8, "np_server_options.max_message_size: offset mismatch");
@@ -534,6 +546,8 @@ NP_STATIC_ASSERT(offsetof(np_server_options, reserved) == 36, "np_server_options
 NP_STATIC_ASSERT(offsetof(np_server_options, allowed_uids) == 40, "np_server_options.allowed_uids: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_options, address) == 48, "np_server_options.address: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_options, name) == 56, "np_server_options.name: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, max_client_pending) == 64, "np_server_options.max_client_pending: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, max_client_pending_bytes) == 68, "np_server_options.max_client_pending_bytes: offset mismatch");
 
 /* =================================================================================================
  * np_client_options
@@ -571,10 +585,13 @@ typedef struct np_server_stats {
     /** Reserved, written as 0. */
     uint32_t reserved;
 
-    /** Connections open now. */
+    /**
+     * Clients connected now: a client that hung up or died stops counting at once, even while its
+     * handler still runs.
+     */
     uint64_t connections_now;
 
-    /** Most connections open at once. */
+    /** Most clients connected at once (at most max_clients). */
     uint64_t connections_peak;
 
     /** Connections accepted since start. */
@@ -621,9 +638,15 @@ typedef struct np_server_stats {
 
     /** Message buffers taken again after a release (reuse). */
     uint64_t buffers_reused;
+
+    /**
+     * Times a client reached its max_client_pending or max_client_pending_bytes (its further pull
+     * requests waited in its ring).
+     */
+    uint64_t client_limit_hits;
 } np_server_stats;
 
-NP_STATIC_ASSERT(sizeof(np_server_stats) == 144, "np_server_stats: size mismatch");
+NP_STATIC_ASSERT(sizeof(np_server_stats) == 152, "np_server_stats: size mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, struct_size) == 0, "np_server_stats.struct_size: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, reserved) == 4, "np_server_stats.reserved: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, connections_now) == 8, "np_server_stats.connections_now: offset mismatch");
@@ -643,6 +666,7 @@ NP_STATIC_ASSERT(offsetof(np_server_stats, idle_closed) == 112, "np_server_stats
 NP_STATIC_ASSERT(offsetof(np_server_stats, pending_requests) == 120, "np_server_stats.pending_requests: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, buffers_created) == 128, "np_server_stats.buffers_created: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, buffers_reused) == 136, "np_server_stats.buffers_reused: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, client_limit_hits) == 144, "np_server_stats.client_limit_hits: offset mismatch");
 
 /* =================================================================================================
  * np_route_stats
@@ -1565,7 +1589,8 @@ np_status np_server_options_init(np_server_options* options);
 /**
  * Creates a stopped server: add routes, then np_server_start().
  *
- * @param options Shape of the server; struct_size must be sizeof(np_server_options).
+ * @param options Shape of the server; struct_size must be sizeof(np_server_options) (or the size of
+ *                an older version of it).
  * @param server Receives the new handle (0 on failure).
  * @return NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for a
  *         missing or too long address or sizes out of range; NP_E_OUT_OF_MEMORY.
@@ -1626,7 +1651,8 @@ np_status np_server_destroy(np_server server);
  * Copies the server's counters (recent values while it runs).
  *
  * @param server The server.
- * @param stats Receives the counters; struct_size must be sizeof(np_server_stats).
+ * @param stats Receives the counters; struct_size must be sizeof(np_server_stats) (or the size of
+ *              an older version of it).
  * @return NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE.
  */
 np_status np_server_get_stats(np_server server, np_server_stats* stats);

@@ -199,7 +199,7 @@ static void i07_bad_input_table(void)
     BAD(NP_E_NULL_POINTER, np_server_create(&o, NULL));
     o.struct_size = 0;
     BAD(NP_E_UNSUPPORTED_STRUCT_SIZE, np_server_create(&o, &h));
-    o.struct_size = sizeof o - 8;
+    o.struct_size = sizeof o - 4; /* sizeof o - 8 is the size before the per-client bounds, accepted */
     BAD(NP_E_UNSUPPORTED_STRUCT_SIZE, np_server_create(&o, &h));
     o.struct_size = sizeof o + 8;
     BAD(NP_E_UNSUPPORTED_STRUCT_SIZE, np_server_create(&o, &h));
@@ -494,7 +494,7 @@ static void i07_bad_input_table(void)
     memset(&st, 0, sizeof st);
     BAD(NP_E_NULL_POINTER, np_server_get_stats(server, NULL));
     BAD(NP_E_UNSUPPORTED_STRUCT_SIZE, np_server_get_stats(server, &st));
-    st.struct_size = sizeof st - 8;
+    st.struct_size = sizeof st - 4; /* sizeof st - 8 is the size before client_limit_hits, accepted */
     BAD(NP_E_UNSUPPORTED_STRUCT_SIZE, np_server_get_stats(server, &st));
     st.struct_size = sizeof st;
     BAD(NP_E_INVALID_HANDLE, np_server_get_stats(stale_server, &st));
@@ -659,6 +659,7 @@ static void i08_pipelining_and_zero_copy(void)
     np_server_options options = np_ipc_options(address);
     options.ring_size = I08_RING;
     options.max_message_size = I08_MAX;
+    options.max_client_pending = I08_IN_FLIGHT; /* one client keeps all of them pending */
     np_server server = NP_IPC_SERVER(&options);
     uint32_t echo = NP_IPC_ROUTE(server, "echo", np_ipc_echo_handler, NULL);
     uint32_t pull = NP_IPC_ROUTE(server, "pull", NULL, NULL);

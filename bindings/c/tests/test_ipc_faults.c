@@ -17,6 +17,10 @@
  * I10 np_server_stop() while pull requests still wait in the rings behind a full pending table
  *     (10 clients x 60 in flight; and max_pending 3 with five sent, two received): every request
  *     gets exactly one answer, its reply or NP_E_SHUTDOWN with its own id; requests == responses.
+ * I12 per-client bounds: a client pins at most max_client_pending pull requests and
+ *     max_client_pending_bytes while others get through (client_limit_hits counts it); a client
+ *     SIGKILLed while its handler runs leaves connections_now at once, so the peak stays within
+ *     max_clients.
  */
 #include "np_ipc_support.h"
 
@@ -1131,12 +1135,184 @@ static void i10_stop_answers_pull_requests_left_in_rings(void)
     np_ipc_cleanup();
 }
 
+/* ------------------------------------------------------------------ I12 */
+
+/*
+ * I12: what one client can make the server hold is bounded. Through a pull route nobody serves,
+ * a client pins at most max_client_pending requests and max_client_pending_bytes of server
+ * memory (the rest waits in its own ring; client_limit_hits counts each time a client reaches
+ * its bound) while other clients' requests still come through; a SIGKILLed client whose handler
+ * still runs stops counting as connected at once, so connections_peak never exceeds max_clients.
+ */
+
+/* Sends `count` pull requests of `size` bytes whose first byte is `tag`. */
+static void i12_send(np_client client, uint32_t route, char tag, unsigned count, uint32_t size)
+{
+    uint8_t payload[1024];
+    memset(payload, tag, sizeof payload);
+    for (unsigned i = 0; i < count; i++) {
+        uint64_t id = 0;
+        NP_ASSERT_OK(np_client_send(client, route, payload, size, &id, 10000));
+    }
+}
+
+/* Receives every pull request there is now; counts them by tag and keeps their tokens. */
+static unsigned i12_receive_all(np_server server, char tag, unsigned *tagged, uint64_t *tokens, unsigned capacity)
+{
+    unsigned n = 0;
+    for (;;) {
+        np_request request;
+        memset(&request, 0, sizeof request);
+        request.struct_size = sizeof request;
+        np_status status = np_server_receive(server, 0, &request);
+        if (status == NP_E_TIMEOUT) break;
+        NP_ASSERT_OK(status);
+        NP_ASSERT(n < capacity);
+        tokens[n++] = request.token;
+        if (request.length > 0 && request.data[0] == (uint8_t)tag) (*tagged)++;
+    }
+    return n;
+}
+
+static void i12_bound(uint32_t max_client_pending, uint32_t max_client_pending_bytes, uint32_t size,
+                      unsigned expected)
+{
+    char address[96];
+    np_ipc_address(address, sizeof address, "i12");
+    np_server_options options = np_ipc_options(address);
+    options.max_message_size = 1024;
+    options.max_pending = 64;
+    options.ring_size = 65536; /* holds all of a client's requests: the bound, not the ring, holds them back */
+    options.max_client_pending = max_client_pending;
+    options.max_client_pending_bytes = max_client_pending_bytes;
+    np_server server = NP_IPC_SERVER(&options);
+    uint32_t pull = NP_IPC_ROUTE(server, "pull", NULL, NULL);
+    NP_ASSERT_OK(np_server_start(server));
+    np_client a = NP_IPC_CONNECT(address), b = NP_IPC_CONNECT(address);
+    enum { A_SENDS = 12 };
+    i12_send(a, pull, 'A', A_SENDS, size);
+    np_server_stats s;
+    NP_IPC_WAIT_FOR(server, s, s.client_limit_hits >= 1 && s.pending_requests == expected, 10);
+    /* B's request comes through although A holds all it may. */
+    i12_send(b, pull, 'B', 1, size);
+    NP_IPC_WAIT_FOR(server, s, s.pending_requests == expected + 1, 10);
+    uint64_t tokens[64];
+    unsigned from_b = 0;
+    unsigned n = i12_receive_all(server, 'B', &from_b, tokens, 64);
+    NP_ASSERT_EQ(1, from_b);
+    NP_ASSERT_MSG(n - from_b == expected, "client A pins %u pending requests of %u bytes; its bound is %u (max %u, %u bytes)",
+                  n - from_b, size, expected, max_client_pending, max_client_pending_bytes);
+    /* Answering frees A's share: the rest of its requests follow, each answered once. */
+    unsigned answered_a = 0;
+    for (unsigned i = 0; i < n; i++) NP_ASSERT_OK(np_server_reply(server, tokens[i], "r", 1));
+    answered_a = n - from_b;
+    while (answered_a < A_SENDS) {
+        np_request request;
+        memset(&request, 0, sizeof request);
+        request.struct_size = sizeof request;
+        NP_ASSERT_OK(np_server_receive(server, 10000, &request));
+        NP_ASSERT_OK(np_server_reply(server, request.token, "r", 1));
+        answered_a++;
+    }
+    char response[8];
+    uint32_t length = 0;
+    for (unsigned i = 0; i < A_SENDS; i++) {
+        uint64_t id = 0;
+        NP_ASSERT_OK(np_client_receive(a, &id, response, sizeof response, &length, 10000));
+    }
+    uint64_t id_b = 0;
+    NP_ASSERT_OK(np_client_receive(b, &id_b, response, sizeof response, &length, 10000));
+    np_ipc_close(a);
+    np_ipc_close(b);
+    np_ipc_destroy(server);
+}
+
+static volatile int i12_release;
+static atomic_int i12_entered;
+
+/* Handler of "never": blocks until the test releases it. */
+static np_status i12_blocking_handler(void *user_data, uint32_t route_id, const uint8_t *request, uint32_t request_length,
+                                      uint8_t *response, uint32_t response_capacity, uint32_t *response_length)
+{
+    (void)user_data;
+    (void)route_id;
+    (void)request;
+    (void)request_length;
+    (void)response;
+    (void)response_capacity;
+    atomic_fetch_add(&i12_entered, 1);
+    while (!__atomic_load_n(&i12_release, __ATOMIC_ACQUIRE)) np_ipc_sleep_ms(1);
+    *response_length = 0;
+    return NP_OK;
+}
+
+static void i12_per_client_bounds(void)
+{
+    np_ipc_cleanup();
+    i12_bound(3, 0, 16, 3);          /* count bound */
+    i12_bound(0, 3000, 1000, 3);     /* bytes bound: three of 1000 bytes fit 3000 */
+    i12_bound(0, 100, 1000, 1);      /* one request always fits, however large */
+
+    /* A client killed while its handler runs stops counting at once. */
+    char address[96];
+    np_ipc_address(address, sizeof address, "i12k");
+    np_server_options options = np_ipc_options(address);
+    options.max_clients = 1;
+    options.worker_threads = 2;
+    np_server server = NP_IPC_SERVER(&options);
+    NP_IPC_ROUTE(server, "never", i12_blocking_handler, NULL);
+    NP_IPC_ROUTE(server, "echo", np_ipc_echo_handler, NULL);
+    NP_ASSERT_OK(np_server_start(server));
+    __atomic_store_n(&i12_release, 0, __ATOMIC_RELEASE);
+    atomic_store(&i12_entered, 0);
+    np_ipc_child child;
+    char line[64];
+    NP_IPC_SPAWN(&child, "i03-blocked", address, "K");
+    NP_IPC_CHILD_LINE(&child, "calling", 30, line, sizeof line);
+    while (atomic_load(&i12_entered) == 0) np_ipc_sleep_ms(1);
+    np_ipc_child_kill(&child);
+    np_server_stats s;
+    NP_IPC_WAIT_FOR(server, s, s.connections_now == 0, 10);
+    np_client next = NP_IPC_CONNECT(address);
+    uint32_t echo = NP_IPC_RESOLVE(next, "echo");
+    char response[16];
+    uint32_t length = 0;
+    /* The first worker is busy in the handler; the echo may need the second. */
+    NP_ASSERT_OK(np_client_call(next, echo, "hi", 2, response, sizeof response, &length, 10000));
+    s = NP_IPC_STATS(server);
+    NP_ASSERT_MSG(s.connections_now == 1 && s.connections_peak <= 1, "max_clients 1: %s", np_ipc_describe(&s));
+    __atomic_store_n(&i12_release, 1, __ATOMIC_RELEASE);
+    np_ipc_close(next);
+
+    /* Callers built against the structs before the bounds were appended still work. */
+    union {
+        np_server_stats stats;
+        uint8_t bytes[sizeof(np_server_stats) + 8];
+    } old_stats;
+    memset(&old_stats, 0xAB, sizeof old_stats);
+    old_stats.stats.struct_size = (uint32_t)offsetof(np_server_stats, client_limit_hits);
+    NP_ASSERT_OK(np_server_get_stats(server, &old_stats.stats));
+    NP_ASSERT_EQ(1, old_stats.stats.connections_total > 0);
+    for (size_t i = offsetof(np_server_stats, client_limit_hits); i < sizeof old_stats; i++)
+        NP_ASSERT_MSG(old_stats.bytes[i] == 0xAB, "np_server_get_stats wrote byte %zu beyond the old struct", i);
+    np_ipc_destroy(server);
+    np_ipc_address(address, sizeof address, "i12o");
+    options = np_ipc_options(address);
+    options.struct_size = (uint32_t)offsetof(np_server_options, max_client_pending);
+    options.max_client_pending = 0xFFFFFFFFu; /* beyond the old struct: must not be read */
+    np_server old = 0;
+    NP_ASSERT_OK(np_server_create(&options, &old));
+    NP_ASSERT_OK(np_server_destroy(old));
+    np_ipc_cleanup();
+}
+
 static const np_test_case cases[] = {
     {"I03", "client_killed_mid_call_is_dropped_others_served", i03_client_killed_mid_call},
     {"I04", "server_killed_blocked_calls_return_peer_gone", i04_server_killed_blocked_calls_return_peer_gone},
     {"I05", "stop_with_calls_in_flight_each_gets_answer_or_shutdown", i05_stop_with_calls_in_flight},
     {"I06", "hostile_client_garbage_drops_only_its_connection", i06_hostile_client_garbage_in_shared_memory},
     {"I10", "stop_answers_pull_requests_left_in_rings_exactly_once", i10_stop_answers_pull_requests_left_in_rings},
+    {"I12", "per_client_bounds_on_pending_requests_bytes_and_connections", i12_per_client_bounds},
 };
 
 const np_test_suite np_suite_ipc_faults = {"ipc_faults", cases, NP_COUNT_OF(cases)};

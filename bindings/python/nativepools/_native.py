@@ -399,10 +399,17 @@ class np_server_options(ctypes.Structure):
         ("address", ctypes.c_char_p),
         # Optional name for diagnostics; may be NULL.
         ("name", ctypes.c_char_p),
+        # Most pull-mode requests one client may have unanswered; 0 picks the smaller of 256 and
+        # max_pending. Beyond it the client's requests wait in its ring (client_limit_hits counts
+        # it).
+        ("max_client_pending", ctypes.c_uint32),
+        # Most payload bytes of one client's unanswered pull-mode requests (one request always
+        # fits); 0 picks 16 MiB.
+        ("max_client_pending_bytes", ctypes.c_uint32),
     ]
 
 
-_expect_layout("sizeof(np_server_options)", ctypes.sizeof(np_server_options), 64)
+_expect_layout("sizeof(np_server_options)", ctypes.sizeof(np_server_options), 72)
 _expect_layout("offsetof(np_server_options, struct_size)", np_server_options.struct_size.offset, 0)
 _expect_layout("offsetof(np_server_options, ring_size)", np_server_options.ring_size.offset, 4)
 _expect_layout("offsetof(np_server_options, max_message_size)", np_server_options.max_message_size.offset, 8)
@@ -416,6 +423,8 @@ _expect_layout("offsetof(np_server_options, reserved)", np_server_options.reserv
 _expect_layout("offsetof(np_server_options, allowed_uids)", np_server_options.allowed_uids.offset, 40)
 _expect_layout("offsetof(np_server_options, address)", np_server_options.address.offset, 48)
 _expect_layout("offsetof(np_server_options, name)", np_server_options.name.offset, 56)
+_expect_layout("offsetof(np_server_options, max_client_pending)", np_server_options.max_client_pending.offset, 64)
+_expect_layout("offsetof(np_server_options, max_client_pending_bytes)", np_server_options.max_client_pending_bytes.offset, 68)
 
 
 class np_client_options(ctypes.Structure):
@@ -447,9 +456,10 @@ class np_server_stats(ctypes.Structure):
         ("struct_size", ctypes.c_uint32),
         # Reserved, written as 0.
         ("reserved", ctypes.c_uint32),
-        # Connections open now.
+        # Clients connected now: a client that hung up or died stops counting at once, even while
+        # its handler still runs.
         ("connections_now", ctypes.c_uint64),
-        # Most connections open at once.
+        # Most clients connected at once (at most max_clients).
         ("connections_peak", ctypes.c_uint64),
         # Connections accepted since start.
         ("connections_total", ctypes.c_uint64),
@@ -481,10 +491,13 @@ class np_server_stats(ctypes.Structure):
         ("buffers_created", ctypes.c_uint64),
         # Message buffers taken again after a release (reuse).
         ("buffers_reused", ctypes.c_uint64),
+        # Times a client reached its max_client_pending or max_client_pending_bytes (its further
+        # pull requests waited in its ring).
+        ("client_limit_hits", ctypes.c_uint64),
     ]
 
 
-_expect_layout("sizeof(np_server_stats)", ctypes.sizeof(np_server_stats), 144)
+_expect_layout("sizeof(np_server_stats)", ctypes.sizeof(np_server_stats), 152)
 _expect_layout("offsetof(np_server_stats, struct_size)", np_server_stats.struct_size.offset, 0)
 _expect_layout("offsetof(np_server_stats, reserved)", np_server_stats.reserved.offset, 4)
 _expect_layout("offsetof(np_server_stats, connections_now)", np_server_stats.connections_now.offset, 8)
@@ -504,6 +517,7 @@ _expect_layout("offsetof(np_server_stats, idle_closed)", np_server_stats.idle_cl
 _expect_layout("offsetof(np_server_stats, pending_requests)", np_server_stats.pending_requests.offset, 120)
 _expect_layout("offsetof(np_server_stats, buffers_created)", np_server_stats.buffers_created.offset, 128)
 _expect_layout("offsetof(np_server_stats, buffers_reused)", np_server_stats.buffers_reused.offset, 136)
+_expect_layout("offsetof(np_server_stats, client_limit_hits)", np_server_stats.client_limit_hits.offset, 144)
 
 
 class np_route_stats(ctypes.Structure):

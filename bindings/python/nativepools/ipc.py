@@ -93,6 +93,7 @@ class ServerStats:
     pending_requests: int
     buffers_created: int
     buffers_reused: int
+    client_limit_hits: int
     reuse_rate: float
 
 
@@ -342,7 +343,8 @@ class Server:
 
     def __init__(self, address: str | bytes | os.PathLike, *, ring_size: int = 0, max_message_size: int = 0,
                  max_clients: int = 0, worker_threads: int = 0, idle_timeout_ms: int = 0, spin_us: int = 0,
-                 max_pending: int = 0, allowed_uids=(), name: str | None = None,
+                 max_pending: int = 0, max_client_pending: int = 0, max_client_pending_bytes: int = 0,
+                 allowed_uids=(), name: str | None = None,
                  on_handler_error: Callable[[int, BaseException], None] | None = None):
         self._handle = 0
         self._callbacks: list = []  # every np_handler_fn the library may call, kept until destroy
@@ -353,7 +355,8 @@ class Server:
         _check(lib, lib.np_server_options_init(ctypes.byref(options)))
         sizes = dict(ring_size=ring_size, max_message_size=max_message_size, max_clients=max_clients,
                      worker_threads=worker_threads, idle_timeout_ms=idle_timeout_ms, spin_us=spin_us,
-                     max_pending=max_pending)
+                     max_pending=max_pending, max_client_pending=max_client_pending,
+                     max_client_pending_bytes=max_client_pending_bytes)
         for field, value in sizes.items():
             # ctypes would silently wrap a negative or too large value into the uint32 field.
             if not 0 <= value <= _UINT32_MAX:

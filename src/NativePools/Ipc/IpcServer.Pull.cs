@@ -104,6 +104,11 @@ public sealed unsafe partial class IpcServer
     internal PullQueueResult TryQueuePull(ServerConnection connection, Route route, in RecordView record)
     {
         if (_pullClosed) return PullQueueResult.Stopped;
+        // Only this worker adds to a connection's share, so a stale read can only overstate it.
+        int held = Volatile.Read(ref connection.PendingPulls);
+        if (held >= Options.MaxClientPending ||
+            (held > 0 && Volatile.Read(ref connection.PendingBytes) + record.Length > Options.MaxClientPendingBytes))
+            return PullQueueResult.ClientLimit;
         if (_pull.IsFull) return PullQueueResult.TableFull;
         if (_messages.Acquire(record.Length, out byte* buffer, out _) != NpStatus.Ok) return PullQueueResult.TableFull;
         if (record.Length > 0) Buffer.MemoryCopy(record.Payload, buffer, record.Length, record.Length);
@@ -124,6 +129,7 @@ public sealed unsafe partial class IpcServer
             _pull.Route[slot] = route.Id;
             _pull.PushReadyLocked(slot);
             connection.PendingPulls++;
+            connection.PendingBytes += record.Length;
             Monitor.Pulse(_pull);
         }
         return PullQueueResult.Queued;
@@ -151,6 +157,7 @@ public sealed unsafe partial class IpcServer
                     {
                         // The client left before anyone took its request: nobody waits for the answer.
                         c.PendingPulls--;
+                        c.PendingBytes -= _pull.Length[slot];
                         _messages.Release((byte*)_pull.Buffer[slot]);
                         _pull.ReleaseLocked(slot);
                         continue;
@@ -207,6 +214,7 @@ public sealed unsafe partial class IpcServer
             buffer = _pull.Buffer[slot];
             _pull.SlotState[slot] = PullTable.Free + 3; // answering: not receivable, not repliable
             connection!.PendingPulls--;
+            connection.PendingBytes -= _pull.Length[slot];
         }
         // Send before releasing the request buffer: the reply may be the request itself (echo in place).
         NpStatus sent = status == 0
@@ -258,6 +266,7 @@ public sealed unsafe partial class IpcServer
                 if (c.Send(IpcLayout.KindServerError, _pull.RequestId[slot], null, 0, (int)status, out _) == NpStatus.Ok)
                     CountPullReply(_pull.Route[slot], 0, error: true);
                 c.PendingPulls--;
+                c.PendingBytes -= _pull.Length[slot];
                 _messages.Release((byte*)_pull.Buffer[slot]);
                 _pull.ReleaseLocked(slot);
             }

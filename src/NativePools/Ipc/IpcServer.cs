@@ -322,7 +322,17 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
     {
         // Its pending pull requests stay: Receive skips them and Reply reports PeerGone.
         _closedIds.Enqueue(connection.Id);
-        if (connection.ReleaseSlot()) Interlocked.Decrement(ref _connectionsActive); // closed before its hang-up was seen
+        if (connection.ReleaseSlot()) ReleaseActive(); // closed before its hang-up was seen
+    }
+
+    /// <summary>
+    /// A connection stops counting once, at its hang-up or its close, whichever comes first: a
+    /// dead client whose handler still runs is not connected, so connections_now (and its peak)
+    /// stay within max_clients, which admission checks against the same count.
+    /// </summary>
+    private void ReleaseActive()
+    {
+        Interlocked.Decrement(ref _connectionsActive);
         Interlocked.Decrement(ref _connectionsNow);
     }
 
@@ -370,7 +380,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
                 {
                     sockets.Remove(tag);
                     if (!c.IsClosed) epoll.Remove(c.Socket);
-                    if (c.MarkHungUp()) Interlocked.Decrement(ref _connectionsActive);
+                    if (c.MarkHungUp()) ReleaseActive();
                 }
             }
             // One accept per wait: a client served while we accepted may have closed and come back
@@ -529,6 +539,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             s.UnknownRoutes += (ulong)Volatile.Read(ref c.UnknownRoutes);
             s.PeerHangups += (ulong)Volatile.Read(ref c.PeerHangups);
             s.IdleClosed += (ulong)Volatile.Read(ref c.IdleClosed);
+            s.ClientLimitHits += (ulong)Volatile.Read(ref c.ClientLimitHits);
         }
         MessagePoolStats m = _messages.GetStats();
         s.BuffersCreated = m.Created;

@@ -41,6 +41,8 @@ internal sealed unsafe class ServerConnection
     public int Slot = -1;             // index in the worker's connection table
     public long LastActivity;         // Environment.TickCount64 of the last request (worker only)
     public int PendingPulls;          // pull requests received and not yet replied (under the server's pull lock)
+    public long PendingBytes;         // their payload bytes (under the server's pull lock)
+    public bool PullLimited;          // worker only: its last pull request waits because the client holds its share
 
     public ServerConnection(ulong id, int socket, int clientDoorbell, byte* mapping, in IpcLayout layout, uint maxMessage, MessagePool messages)
     {

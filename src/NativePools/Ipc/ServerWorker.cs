@@ -156,7 +156,15 @@ internal sealed unsafe class ServerWorker
             if (route is not null && route.IsPull)
             {
                 PullQueueResult queued = _server.TryQueuePull(c, route, in record);
-                if (queued is PullQueueResult.TableFull or PullQueueResult.ClientLimit) break; // leave it in the ring
+                if (queued == PullQueueResult.ClientLimit)
+                {
+                    // Leave it in the ring (the client waits for room there); a reply frees the share and wakes us.
+                    if (!c.PullLimited) Counters.ClientLimitHits++;
+                    c.PullLimited = true;
+                    break;
+                }
+                c.PullLimited = false;
+                if (queued == PullQueueResult.TableFull) break; // leave it in the ring
                 c.Requests.Consume();
                 CountRequest(routeId, length);
                 if (queued == PullQueueResult.Stopped)
@@ -247,7 +255,7 @@ internal sealed unsafe class ServerWorker
         {
             ServerConnection? c = _connections[i];
             if (c is null) continue;
-            work = c.HungUp || (c.HasOutbox ? c.OutboxCanMove() : c.Requests.LooksNonEmpty() && !_server.PullTableFull);
+            work = c.HungUp || (c.HasOutbox ? c.OutboxCanMove() : c.Requests.LooksNonEmpty() && !_server.PullTableFull && !c.PullLimited);
         }
         if (!work)
         {

@@ -433,7 +433,7 @@ final class np_pool_validation extends Struct {
 }
 
 // -------------------------------------------------------------------------------------------------
-// np_server_options (64 bytes)
+// np_server_options (72 bytes)
 // -------------------------------------------------------------------------------------------------
 
 /// How a server is shaped. Fill with np_server_options_init(), then set address and adjust.
@@ -492,6 +492,16 @@ final class np_server_options extends Struct {
 
   /// Optional name for diagnostics; may be NULL.
   external Pointer<Uint8> name;
+
+  /// Most pull-mode requests one client may have unanswered; 0 picks the smaller of 256 and
+  /// max_pending. Beyond it the client's requests wait in its ring (client_limit_hits counts it).
+  @Uint32()
+  external int max_client_pending;
+
+  /// Most payload bytes of one client's unanswered pull-mode requests (one request always fits); 0
+  /// picks 16 MiB.
+  @Uint32()
+  external int max_client_pending_bytes;
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -514,7 +524,7 @@ final class np_client_options extends Struct {
 }
 
 // -------------------------------------------------------------------------------------------------
-// np_server_stats (144 bytes)
+// np_server_stats (152 bytes)
 // -------------------------------------------------------------------------------------------------
 
 /// A snapshot of a server's counters. Set struct_size = sizeof(np_server_stats) before the call.
@@ -527,11 +537,12 @@ final class np_server_stats extends Struct {
   @Uint32()
   external int reserved;
 
-  /// Connections open now.
+  /// Clients connected now: a client that hung up or died stops counting at once, even while its
+  /// handler still runs.
   @Uint64()
   external int connections_now;
 
-  /// Most connections open at once.
+  /// Most clients connected at once (at most max_clients).
   @Uint64()
   external int connections_peak;
 
@@ -594,6 +605,11 @@ final class np_server_stats extends Struct {
   /// Message buffers taken again after a release (reuse).
   @Uint64()
   external int buffers_reused;
+
+  /// Times a client reached its max_client_pending or max_client_pending_bytes (its further pull
+  /// requests waited in its ring).
+  @Uint64()
+  external int client_limit_hits;
 }
 
 // -------------------------------------------------------------------------------------------------
