@@ -166,6 +166,12 @@ typedef uint64_t np_msgpool;
 /** The address is already in use by a live server. */
 #define NP_E_ADDRESS_IN_USE (-25)
 
+/**
+ * The server's process runs under a uid this client does not trust (checked with SO_PEERCRED before
+ * any data is read).
+ */
+#define NP_E_UNTRUSTED_PEER (-26)
+
 /* =================================================================================================
  * Block pool constants.
  * ================================================================================================= */
@@ -470,8 +476,8 @@ typedef struct np_server_options {
     uint32_t ring_size;
 
     /**
-     * Largest request or response payload, at most NP_MAX_MESSAGE_SIZE; 0 picks
-     * NP_DEFAULT_MAX_MESSAGE_SIZE.
+     * Largest request or response payload, from 4 (an error answer's status) to
+     * NP_MAX_MESSAGE_SIZE; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.
      */
     uint32_t max_message_size;
 
@@ -514,9 +520,21 @@ typedef struct np_server_options {
 
     /** Optional name for diagnostics; may be NULL. */
     const char* name;
+
+    /**
+     * Most pull-mode requests one client may have unanswered; 0 picks the smaller of 256 and
+     * max_pending. Beyond it the client's requests wait in its ring (client_limit_hits counts it).
+     */
+    uint32_t max_client_pending;
+
+    /**
+     * Most payload bytes of one client's unanswered pull-mode requests (one request always fits); 0
+     * picks 16 MiB.
+     */
+    uint32_t max_client_pending_bytes;
 } np_server_options;
 
-NP_STATIC_ASSERT(sizeof(np_server_options) == 64, "np_server_options: size mismatch");
+NP_STATIC_ASSERT(sizeof(np_server_options) == 72, "np_server_options: size mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_options, struct_size) == 0, "np_server_options.struct_size: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_options, ring_size) == 4, "np_server_options.ring_size: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_options, max_message_size) == 8, "np_server_options.max_message_size: offset mismatch");
@@ -530,6 +548,32 @@ NP_STATIC_ASSERT(offsetof(np_server_options, reserved) == 36, "np_server_options
 NP_STATIC_ASSERT(offsetof(np_server_options, allowed_uids) == 40, "np_server_options.allowed_uids: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_options, address) == 48, "np_server_options.address: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_options, name) == 56, "np_server_options.name: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, max_client_pending) == 64, "np_server_options.max_client_pending: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_options, max_client_pending_bytes) == 68, "np_server_options.max_client_pending_bytes: offset mismatch");
+
+/* =================================================================================================
+ * np_client_options
+ * ================================================================================================= */
+
+/** How a client connects. Fill with np_client_options_init(), then adjust. */
+typedef struct np_client_options {
+    /** sizeof(np_client_options); set by np_client_options_init(). */
+    uint32_t struct_size;
+
+    /** Entries in allowed_server_uids. */
+    uint32_t allowed_server_uid_count;
+
+    /**
+     * Server uids trusted besides the client's own (checked with SO_PEERCRED on the connected
+     * socket); NULL with count 0: own uid only.
+     */
+    const uint32_t* allowed_server_uids;
+} np_client_options;
+
+NP_STATIC_ASSERT(sizeof(np_client_options) == 16, "np_client_options: size mismatch");
+NP_STATIC_ASSERT(offsetof(np_client_options, struct_size) == 0, "np_client_options.struct_size: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_client_options, allowed_server_uid_count) == 4, "np_client_options.allowed_server_uid_count: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_client_options, allowed_server_uids) == 8, "np_client_options.allowed_server_uids: offset mismatch");
 
 /* =================================================================================================
  * np_server_stats
@@ -543,10 +587,13 @@ typedef struct np_server_stats {
     /** Reserved, written as 0. */
     uint32_t reserved;
 
-    /** Connections open now. */
+    /**
+     * Clients connected now: a client that hung up or died stops counting at once, even while its
+     * handler still runs.
+     */
     uint64_t connections_now;
 
-    /** Most connections open at once. */
+    /** Most clients connected at once (at most max_clients). */
     uint64_t connections_peak;
 
     /** Connections accepted since start. */
@@ -593,9 +640,15 @@ typedef struct np_server_stats {
 
     /** Message buffers taken again after a release (reuse). */
     uint64_t buffers_reused;
+
+    /**
+     * Times a client reached its max_client_pending or max_client_pending_bytes (its further pull
+     * requests waited in its ring).
+     */
+    uint64_t client_limit_hits;
 } np_server_stats;
 
-NP_STATIC_ASSERT(sizeof(np_server_stats) == 144, "np_server_stats: size mismatch");
+NP_STATIC_ASSERT(sizeof(np_server_stats) == 152, "np_server_stats: size mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, struct_size) == 0, "np_server_stats.struct_size: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, reserved) == 4, "np_server_stats.reserved: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, connections_now) == 8, "np_server_stats.connections_now: offset mismatch");
@@ -615,6 +668,7 @@ NP_STATIC_ASSERT(offsetof(np_server_stats, idle_closed) == 112, "np_server_stats
 NP_STATIC_ASSERT(offsetof(np_server_stats, pending_requests) == 120, "np_server_stats.pending_requests: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, buffers_created) == 128, "np_server_stats.buffers_created: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, buffers_reused) == 136, "np_server_stats.buffers_reused: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, client_limit_hits) == 144, "np_server_stats.client_limit_hits: offset mismatch");
 
 /* =================================================================================================
  * np_route_stats
@@ -971,8 +1025,9 @@ NP_STATIC_ASSERT(offsetof(np_msgpool_class_stats, reuse_rate) == 168, "np_msgpoo
  * @param response_capacity Bytes available at response; the handler writes no more.
  * @param response_length Receives the number of bytes written to response (at most
  *                        response_capacity).
- * @return NP_OK to send the response; a negative np_status makes the client's call fail with
- *         NP_E_HANDLER_FAILED.
+ * @return NP_OK to send the response; any other status (even one the transport uses itself, such as
+ *         NP_E_SHUTDOWN) makes the client's call fail with NP_E_HANDLER_FAILED, its detail message
+ *         naming the status.
  * @remarks Runs on a server worker thread, not on the thread that added the route. It must not call
  *          np_server_stop or np_server_destroy on its own server.
  */
@@ -995,7 +1050,8 @@ typedef np_status (*np_handler_fn)(void* user_data,
  * ================================================================================================= */
 
 /**
- * Connects to a server, retrying while nobody listens at the address yet, until timeout_ms.
+ * Connects to a server, retrying while nobody listens at the address yet, until timeout_ms. Only a
+ * server running under the client's own uid is trusted (np_client_connect_with() allows others).
  *
  * @param address The server's socket path, or "@name" for the abstract namespace.
  * @param timeout_ms Longest wait for the server to accept and complete the handshake; 0 tries once.
@@ -1003,10 +1059,35 @@ typedef np_status (*np_handler_fn)(void* user_data,
  * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT (also
  *         when nothing listens at the address in time); NP_E_PEER_GONE when the server closed
  *         during the handshake (it is stopping); NP_E_SHUTDOWN; NP_E_PERMISSION_DENIED (uid not
- *         allowed); NP_E_SERVER_FULL; NP_E_PROTOCOL when the server's handshake or memory is
- *         malformed; NP_E_IO.
+ *         allowed); NP_E_SERVER_FULL; NP_E_UNTRUSTED_PEER when the server runs under another uid;
+ *         NP_E_PROTOCOL when the server's handshake or memory is malformed; NP_E_OUT_OF_MEMORY;
+ *         NP_E_IO.
  */
 np_status np_client_connect(const char* address, uint32_t timeout_ms, np_client* client);
+
+/**
+ * Fills client options with defaults (trust only servers of the client's own uid).
+ *
+ * @param options The struct to fill; struct_size is set to sizeof(np_client_options).
+ * @return NP_OK, or NP_E_NULL_POINTER.
+ */
+np_status np_client_options_init(np_client_options* options);
+
+/**
+ * As np_client_connect(), with options: the server may also run under one of
+ * options->allowed_server_uids.
+ *
+ * @param address The server's socket path, or "@name" for the abstract namespace.
+ * @param timeout_ms Longest wait for the server to accept and complete the handshake; 0 tries once.
+ * @param options From np_client_options_init(); struct_size must be sizeof(np_client_options).
+ * @param client Receives the new handle (0 on failure).
+ * @return As np_client_connect(); NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for more than
+ *         1024 allowed uids.
+ */
+np_status np_client_connect_with(const char* address,
+                                 uint32_t timeout_ms,
+                                 const np_client_options* options,
+                                 np_client* client);
 
 /**
  * Closes the connection; the server sees the hang-up at once. Closing 0 is a no-op.
@@ -1514,7 +1595,8 @@ np_status np_server_options_init(np_server_options* options);
 /**
  * Creates a stopped server: add routes, then np_server_start().
  *
- * @param options Shape of the server; struct_size must be sizeof(np_server_options).
+ * @param options Shape of the server; struct_size must be sizeof(np_server_options) (or the size of
+ *                an older version of it).
  * @param server Receives the new handle (0 on failure).
  * @return NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for a
  *         missing or too long address or sizes out of range; NP_E_OUT_OF_MEMORY.
@@ -1575,7 +1657,8 @@ np_status np_server_destroy(np_server server);
  * Copies the server's counters (recent values while it runs).
  *
  * @param server The server.
- * @param stats Receives the counters; struct_size must be sizeof(np_server_stats).
+ * @param stats Receives the counters; struct_size must be sizeof(np_server_stats) (or the size of
+ *              an older version of it).
  * @return NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE.
  */
 np_status np_server_get_stats(np_server server, np_server_stats* stats);
@@ -1618,8 +1701,9 @@ np_status np_server_receive(np_server server, uint32_t timeout_ms, np_request* r
 np_status np_server_reply(np_server server, uint64_t token, const void* data, uint32_t length);
 
 /**
- * Pull mode: answers a received request with an error; the client's call returns
- * NP_E_HANDLER_FAILED and its detail message carries status.
+ * Pull mode: answers a received request with an error. Whatever the status, even one the transport
+ * uses itself (NP_E_SHUTDOWN, NP_E_UNKNOWN_ROUTE), the client's call returns NP_E_HANDLER_FAILED
+ * and its detail message names the status.
  *
  * @param server The server.
  * @param token np_request.token.

@@ -62,13 +62,15 @@ public enum NpStatus : int
     HandlerFailed = -24,
     /// <summary>The address is already in use by a live server.</summary>
     AddressInUse = -25,
+    /// <summary>The server's process runs under a uid this client does not trust (checked with SO_PEERCRED before any data is read).</summary>
+    UntrustedPeer = -26,
 }
 
 /// <summary>Static, NUL-terminated UTF-8 names and messages of <see cref="NpStatus"/> values.</summary>
 public static unsafe class StatusText
 {
     /// <summary>The lowest (most negative) status value defined.</summary>
-    public const int MinStatus = (int)NpStatus.AddressInUse;
+    public const int MinStatus = (int)NpStatus.UntrustedPeer;
 
     /// <summary>The symbolic C name of a status, e.g. <c>NP_E_DOUBLE_FREE</c>.</summary>
     public static ReadOnlySpan<byte> Name(NpStatus status) => status switch
@@ -99,6 +101,7 @@ public static unsafe class StatusText
         NpStatus.IoError => "NP_E_IO"u8,
         NpStatus.HandlerFailed => "NP_E_HANDLER_FAILED"u8,
         NpStatus.AddressInUse => "NP_E_ADDRESS_IN_USE"u8,
+        NpStatus.UntrustedPeer => "NP_E_UNTRUSTED_PEER"u8,
         _ => "NP_E_UNKNOWN"u8,
     };
 
@@ -131,6 +134,7 @@ public static unsafe class StatusText
         NpStatus.IoError => "a system call failed"u8,
         NpStatus.HandlerFailed => "the server's handler reported an error for this request"u8,
         NpStatus.AddressInUse => "the address is already in use by a live server"u8,
+        NpStatus.UntrustedPeer => "the server runs under a uid this client does not trust"u8,
         _ => "unknown status code"u8,
     };
 

@@ -394,9 +394,10 @@ static void s16_status_names_and_messages_cover_every_code(void)
         {NP_E_IO, "NP_E_IO"},
         {NP_E_HANDLER_FAILED, "NP_E_HANDLER_FAILED"},
         {NP_E_ADDRESS_IN_USE, "NP_E_ADDRESS_IN_USE"},
+        {NP_E_UNTRUSTED_PEER, "NP_E_UNTRUSTED_PEER"},
     };
-    static const np_status unknown[] = {1, -26, 1000, -2147483647 - 1};
-    const char *unknown_message = np_status_message(-26);
+    static const np_status unknown[] = {1, -99, 1000, -2147483647 - 1};
+    const char *unknown_message = np_status_message(-99);
     size_t i, j;
 
     /* The numbers are ABI: they must be the documented ones. */

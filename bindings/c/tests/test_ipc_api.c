@@ -14,6 +14,9 @@
  * I09 handler errors (a negative status, a length beyond the buffer) become NP_E_HANDLER_FAILED
  *     with the status in the detail; a pull route served by 4 threads for 8 client threads, with
  *     error replies mixed in; the per-route and server counters equal what was sent.
+ * I11 handler returns and pull error replies with statuses the transport uses itself (unknown
+ *     route, shutdown, protocol) still reach the client as NP_E_HANDLER_FAILED naming the code;
+ *     max_message_size 1-3 is refused at create; a timeout's detail reads well.
  */
 #include "np_ipc_support.h"
 
@@ -196,7 +199,7 @@ static void i07_bad_input_table(void)
     BAD(NP_E_NULL_POINTER, np_server_create(&o, NULL));
     o.struct_size = 0;
     BAD(NP_E_UNSUPPORTED_STRUCT_SIZE, np_server_create(&o, &h));
-    o.struct_size = sizeof o - 8;
+    o.struct_size = sizeof o - 4; /* sizeof o - 8 is the size before the per-client bounds, accepted */
     BAD(NP_E_UNSUPPORTED_STRUCT_SIZE, np_server_create(&o, &h));
     o.struct_size = sizeof o + 8;
     BAD(NP_E_UNSUPPORTED_STRUCT_SIZE, np_server_create(&o, &h));
@@ -491,7 +494,7 @@ static void i07_bad_input_table(void)
     memset(&st, 0, sizeof st);
     BAD(NP_E_NULL_POINTER, np_server_get_stats(server, NULL));
     BAD(NP_E_UNSUPPORTED_STRUCT_SIZE, np_server_get_stats(server, &st));
-    st.struct_size = sizeof st - 8;
+    st.struct_size = sizeof st - 4; /* sizeof st - 8 is the size before client_limit_hits, accepted */
     BAD(NP_E_UNSUPPORTED_STRUCT_SIZE, np_server_get_stats(server, &st));
     st.struct_size = sizeof st;
     BAD(NP_E_INVALID_HANDLE, np_server_get_stats(stale_server, &st));
@@ -656,6 +659,7 @@ static void i08_pipelining_and_zero_copy(void)
     np_server_options options = np_ipc_options(address);
     options.ring_size = I08_RING;
     options.max_message_size = I08_MAX;
+    options.max_client_pending = I08_IN_FLIGHT; /* one client keeps all of them pending */
     np_server server = NP_IPC_SERVER(&options);
     uint32_t echo = NP_IPC_ROUTE(server, "echo", np_ipc_echo_handler, NULL);
     uint32_t pull = NP_IPC_ROUTE(server, "pull", NULL, NULL);
@@ -1036,11 +1040,154 @@ static void i09_handler_errors_and_pull_from_threads(void)
     np_ipc_cleanup();
 }
 
+/* ------------------------------------------------------------------ I11 */
+
+/*
+ * I11: whatever status a handler returns or a pull reply sends, even one the transport uses for
+ * itself (NP_E_UNKNOWN_ROUTE, NP_E_SHUTDOWN, NP_E_PROTOCOL), reaches the client as
+ * NP_E_HANDLER_FAILED with the code's name and number in the detail, and the server stays
+ * healthy; a max_message_size too small for an error answer is refused at create.
+ */
+
+/* Handler: returns the int32 status the request carries. */
+static np_status status_handler(void *user_data, uint32_t route_id, const uint8_t *request, uint32_t request_length,
+                                uint8_t *response, uint32_t response_capacity, uint32_t *response_length)
+{
+    (void)user_data;
+    (void)route_id;
+    (void)response;
+    (void)response_capacity;
+    int32_t status = 0;
+    if (request_length >= sizeof status) memcpy(&status, request, sizeof status);
+    *response_length = 0;
+    return status;
+}
+
+static struct {
+    np_server server;
+    int32_t code;
+    np_status replied;
+} i11_pull;
+
+/* Receives one pull request and answers it with np_server_reply_error(i11_pull.code). */
+static void *i11_reply_error(void *argument)
+{
+    (void)argument;
+    np_request request;
+    memset(&request, 0, sizeof request);
+    request.struct_size = sizeof request;
+    i11_pull.replied = np_server_receive(i11_pull.server, 10000, &request);
+    if (i11_pull.replied == NP_OK) i11_pull.replied = np_server_reply_error(i11_pull.server, request.token, i11_pull.code);
+    return NULL;
+}
+
+/* The call's detail must name the handler's code (its status name when it has one) and its number. */
+static void i11_expect_handler_failed(np_status status, int32_t code, const char *what)
+{
+    char detail[256], number[24];
+    np_last_error_message(detail, sizeof detail);
+    NP_ASSERT_MSG(status == NP_E_HANDLER_FAILED, "%s with %s (%d): the client got %s (%s)", what,
+                  np_status_name(code), (int)code, np_status_name(status), detail);
+    snprintf(number, sizeof number, "(%d)", (int)code);
+    NP_ASSERT_MSG(strstr(detail, number) != NULL, "%s: the detail \"%s\" does not carry %s", what, detail, number);
+    if (strcmp(np_status_name(code), "NP_E_UNKNOWN") != 0)
+        NP_ASSERT_MSG(strstr(detail, np_status_name(code)) != NULL, "%s: the detail \"%s\" does not name %s", what,
+                      detail, np_status_name(code));
+    NP_ASSERT_MSG(strstr(detail, "returned status") == NULL, "%s: the detail \"%s\" gives a bare number", what, detail);
+}
+
+static void i11_handler_and_reply_statuses_become_handler_failed(void)
+{
+    np_ipc_cleanup();
+    static const int32_t codes[] = {NP_E_UNKNOWN_ROUTE, NP_E_SHUTDOWN, NP_E_PROTOCOL, NP_E_PEER_GONE,
+                                    NP_E_INTERNAL, NP_E_TIMEOUT, -1234};
+    char address[96];
+    np_ipc_address(address, sizeof address, "i11");
+    np_server_options options = np_ipc_options(address);
+    options.max_message_size = 1024;
+    np_server server = NP_IPC_SERVER(&options);
+    uint32_t status_route = NP_IPC_ROUTE(server, "status", status_handler, NULL);
+    uint32_t pull_route = NP_IPC_ROUTE(server, "pull", NULL, NULL);
+    uint32_t echo_route = NP_IPC_ROUTE(server, "echo", np_ipc_echo_handler, NULL);
+    NP_ASSERT_OK(np_server_start(server));
+    np_client client = NP_IPC_CONNECT(address);
+    for (size_t i = 0; i < NP_COUNT_OF(codes); i++) {
+        int32_t code = codes[i];
+        uint32_t length = 0;
+        char response[16];
+        i11_expect_handler_failed(np_client_call(client, status_route, &code, sizeof code, response, sizeof response,
+                                                 &length, 10000),
+                                  code, "a handler's return");
+        /* Pipelined: the same, with the request id set. */
+        uint64_t id = 0, answered = 0;
+        NP_ASSERT_OK(np_client_send(client, status_route, &code, sizeof code, &id, 10000));
+        i11_expect_handler_failed(np_client_receive(client, &answered, response, sizeof response, &length, 10000),
+                                  code, "a pipelined handler's return");
+        NP_ASSERT_EQ(id, answered);
+        /* Pull mode: np_server_reply_error() with the code. */
+        memset(&i11_pull, 0, sizeof i11_pull);
+        i11_pull.server = server;
+        i11_pull.code = code;
+        pthread_t replier;
+        np_thread_start(&replier, i11_reply_error, NULL);
+        np_status status = np_client_call(client, pull_route, "x", 1, response, sizeof response, &length, 10000);
+        np_thread_join(replier);
+        NP_ASSERT_OK(i11_pull.replied);
+        i11_expect_handler_failed(status, code, "np_server_reply_error");
+        /* The server is healthy and the client still usable. */
+        call_expect(client, echo_route, "alive", "alive");
+    }
+    np_server_stats s = NP_IPC_STATS(server);
+    NP_ASSERT_EQ(0, s.protocol_errors);
+    NP_ASSERT_EQ(0, s.unknown_routes);
+
+    /* A call nobody answers times out with a readable detail. */
+    uint32_t length = 0;
+    char response[16], detail[256];
+    NP_ASSERT_STATUS(NP_E_TIMEOUT, np_client_call(client, pull_route, "t", 1, response, sizeof response, &length, 20));
+    np_last_error_message(detail, sizeof detail);
+    NP_ASSERT_MSG(strstr(detail, "no response in time") != NULL, "timeout detail: \"%s\"", detail);
+    np_ipc_close(client);
+    np_ipc_destroy(server);
+
+    /* max_message_size 1..3 cannot carry an error answer: refused with a message; 4 works. */
+    for (uint32_t size = 1; size <= 4; size++) {
+        np_ipc_address(address, sizeof address, "i11m");
+        options = np_ipc_options(address);
+        options.max_message_size = size;
+        np_server small = 0;
+        np_status created = np_server_create(&options, &small);
+        if (size < 4) {
+            np_last_error_message(detail, sizeof detail);
+            if (created == NP_OK) np_server_destroy(small);
+            NP_ASSERT_MSG(created == NP_E_INVALID_ARGUMENT && strstr(detail, "max_message_size") != NULL,
+                          "max_message_size %u: %s (%s)", size, np_status_name(created), detail);
+            continue;
+        }
+        NP_ASSERT_OK(created);
+        NP_ASSERT_OK(np_server_destroy(small));
+        small = NP_IPC_SERVER(&options);
+        uint32_t small_status = NP_IPC_ROUTE(small, "status", status_handler, NULL);
+        uint32_t small_echo = NP_IPC_ROUTE(small, "echo", np_ipc_echo_handler, NULL);
+        NP_ASSERT_OK(np_server_start(small));
+        np_client c = NP_IPC_CONNECT(address);
+        int32_t code = NP_E_INTERNAL;
+        i11_expect_handler_failed(np_client_call(c, small_status, &code, sizeof code, response, sizeof response,
+                                                 &length, 10000),
+                                  code, "max_message_size 4");
+        call_expect(c, small_echo, "four", "four");
+        np_ipc_close(c);
+        np_ipc_destroy(small);
+    }
+    np_ipc_cleanup();
+}
+
 static const np_test_case cases[] = {
     {"I07", "bad_input_table_every_ipc_export", i07_bad_input_table},
     {"I07", "late_answers_of_many_timed_out_calls_are_dropped", i07_late_answers_of_timed_out_calls_are_dropped},
     {"I08", "pipelining_1000_in_flight_and_zero_copy", i08_pipelining_and_zero_copy},
     {"I09", "handler_errors_and_pull_mode_from_threads", i09_handler_errors_and_pull_from_threads},
+    {"I11", "handler_and_reply_statuses_reach_the_client_as_handler_failed", i11_handler_and_reply_statuses_become_handler_failed},
 };
 
 const np_test_suite np_suite_ipc_api = {"ipc_api", cases, NP_COUNT_OF(cases)};

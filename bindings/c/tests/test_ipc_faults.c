@@ -14,6 +14,13 @@
  * I06 a hostile client does the handshake by hand, proves it got the layout right with one valid
  *     call, then writes garbage into its rings (one variant per process); the server drops that
  *     connection (protocol_errors rises) while a normal client keeps getting correct answers.
+ * I10 np_server_stop() while pull requests still wait in the rings behind a full pending table
+ *     (10 clients x 60 in flight; and max_pending 3 with five sent, two received): every request
+ *     gets exactly one answer, its reply or NP_E_SHUTDOWN with its own id; requests == responses.
+ * I12 per-client bounds: a client pins at most max_client_pending pull requests and
+ *     max_client_pending_bytes while others get through (client_limit_hits counts it); a client
+ *     SIGKILLed while its handler runs leaves connections_now at once, so the peak stays within
+ *     max_clients.
  */
 #include "np_ipc_support.h"
 
@@ -533,8 +540,9 @@ enum {
     RECORD_REQUEST_ID = 8,             /* u64 */
     KIND_REQUEST = 1,
     KIND_RESPONSE = 2,
-    KIND_ERROR = 3,                    /* payload: i32 status */
+    KIND_ERROR = 3,                    /* payload: i32 status a handler or a pull reply chose */
     KIND_PADDING = 4,                  /* skip to the ring's end */
+    KIND_SERVER_ERROR = 5,             /* payload: i32 status of the server's own refusal */
 };
 
 /* IpcLayout.cs, struct Welcome: 64 bytes, sent with SCM_RIGHTS [memfd, server doorbell, client doorbell]. */
@@ -782,7 +790,7 @@ int np_ipc_child_i06_hostile(int argc, char **argv)
 
     if (strcmp(variant, "unknown_route") == 0) {
         /* Not garbage: a well-formed request for a route id the server lacks. It is answered with
-         * NP_E_UNKNOWN_ROUTE and the connection stays. */
+         * NP_E_UNKNOWN_ROUTE, as the server's own error (not a handler's), and the connection stays. */
         uint8_t response[16];
         uint32_t length = 0;
         uint64_t id = ++c.next_id, answered = 0;
@@ -791,7 +799,7 @@ int np_ipc_child_i06_hostile(int argc, char **argv)
         uint16_t kind = raw_take_response(&c, &answered, response, sizeof response, &length);
         int32_t status = 0;
         memcpy(&status, response, 4);
-        NP_CHILD_CHECK(kind == KIND_ERROR && answered == id && length == 4 && status == NP_E_UNKNOWN_ROUTE,
+        NP_CHILD_CHECK(kind == KIND_SERVER_ERROR && answered == id && length == 4 && status == NP_E_UNKNOWN_ROUTE,
                        "unknown route: kind %u id %llu length %u status %d", kind, (unsigned long long)answered, length,
                        status);
         raw_valid_call(&c, echo, "still here");
@@ -928,11 +936,383 @@ static void i06_hostile_client_garbage_in_shared_memory(void)
     np_ipc_cleanup();
 }
 
+/* ------------------------------------------------------------------ I10 */
+
+/*
+ * I10: np_server_stop() with pull requests still waiting in the rings (the pending table is
+ * full, so the workers leave them there). Every request must get exactly one answer: its reply,
+ * or NP_E_SHUTDOWN carrying its own request id; never the connection's end without an answer.
+ */
+enum { I10_MAX_CLIENTS = 16, I10_MAX_IN_FLIGHT = 64 };
+
+typedef struct {
+    const char *address;
+    unsigned in_flight;
+    atomic_int *sent;        /* clients that sent all their requests */
+    unsigned ok, shutdown;   /* answers by kind */
+    unsigned lost;           /* requests the client stopped waiting for without an answer */
+    unsigned wrong;          /* answers to an id not outstanding (duplicates, id 0, unknown) */
+    np_status ended_with;    /* the status that ended the wait early, or NP_OK */
+    uint64_t ended_id;
+} i10_client;
+
+static void *i10_client_thread(void *argument)
+{
+    i10_client *c = argument;
+    np_client client;
+    uint32_t route;
+    uint8_t answered[I10_MAX_IN_FLIGHT + 1];
+    memset(answered, 0, sizeof answered);
+    NP_ASSERT_OK(np_client_connect(c->address, 10000, &client));
+    NP_ASSERT_OK(np_client_resolve(client, "pull", &route));
+    uint64_t first = 0;
+    for (unsigned i = 0; i < c->in_flight; i++) {
+        uint64_t id = 0;
+        uint32_t payload = i;
+        NP_ASSERT_OK(np_client_send(client, route, &payload, sizeof payload, &id, 10000));
+        if (i == 0) first = id;
+        NP_ASSERT_EQ(first + i, id);
+    }
+    atomic_fetch_add(&c->sent[0], 1);
+    unsigned remaining = c->in_flight;
+    while (remaining > 0) {
+        uint64_t id = 0;
+        uint32_t length = 0, payload = 0;
+        np_status status = np_client_receive(client, &id, &payload, sizeof payload, &length, 30000);
+        if (status != NP_OK && status != NP_E_SHUTDOWN) {
+            c->ended_with = status;
+            c->ended_id = id;
+            c->lost = remaining;
+            break;
+        }
+        if (id < first || id >= first + c->in_flight || answered[id - first]) {
+            if (status == NP_E_SHUTDOWN && id == 0) {
+                /* The connection ended: nothing more will come. */
+                c->ended_with = status;
+                c->ended_id = id;
+                c->lost = remaining;
+                break;
+            }
+            c->wrong++;
+            continue;
+        }
+        answered[id - first] = 1;
+        remaining--;
+        if (status == NP_OK) c->ok++;
+        else c->shutdown++;
+    }
+    np_client_close(client);
+    return NULL;
+}
+
+static struct {
+    np_server server;
+    atomic_int replied, held;
+} i10_receiver;
+
+/* Receives until the stop; replies to every other request and keeps the rest unanswered. */
+static void *i10_receive_thread(void *argument)
+{
+    (void)argument;
+    for (unsigned n = 0;; n++) {
+        np_request request;
+        memset(&request, 0, sizeof request);
+        request.struct_size = sizeof request;
+        np_status status = np_server_receive(i10_receiver.server, 100, &request);
+        if (status == NP_E_TIMEOUT) continue;
+        if (status != NP_OK) break;
+        if (n % 2 == 0) {
+            np_status replied = np_server_reply(i10_receiver.server, request.token, request.data, request.length);
+            if (replied == NP_OK) atomic_fetch_add(&i10_receiver.replied, 1);
+        } else {
+            atomic_fetch_add(&i10_receiver.held, 1);
+        }
+    }
+    return NULL;
+}
+
+/* One round: clients x in_flight pull requests, max_pending slots, a receiver, then the stop. */
+static void i10_round(unsigned clients, unsigned in_flight, unsigned max_pending, uint32_t drain_ms, int receive)
+{
+    char address[96];
+    np_ipc_address(address, sizeof address, "i10");
+    np_server_options options = np_ipc_options(address);
+    options.max_message_size = 1024;
+    options.max_pending = max_pending;
+    options.worker_threads = 2;
+    np_server server = NP_IPC_SERVER(&options);
+    NP_IPC_ROUTE(server, "pull", NULL, NULL);
+    NP_ASSERT_OK(np_server_start(server));
+
+    atomic_int sent;
+    atomic_init(&sent, 0);
+    i10_client c[I10_MAX_CLIENTS];
+    pthread_t threads[I10_MAX_CLIENTS], receiver;
+    memset(c, 0, sizeof c);
+    for (unsigned i = 0; i < clients; i++) {
+        c[i].address = address;
+        c[i].in_flight = in_flight;
+        c[i].sent = &sent;
+        np_thread_start(&threads[i], i10_client_thread, &c[i]);
+    }
+    while ((unsigned)atomic_load(&sent) < clients) np_ipc_sleep_ms(1);
+    memset(&i10_receiver, 0, sizeof i10_receiver);
+    i10_receiver.server = server;
+    if (receive) np_thread_start(&receiver, i10_receive_thread, NULL);
+    np_server_stats s;
+    NP_IPC_WAIT_FOR(server, s, s.pending_requests == max_pending, 30);
+    NP_ASSERT_OK(np_server_stop(server, drain_ms));
+    if (receive) np_thread_join(receiver);
+    for (unsigned i = 0; i < clients; i++) np_thread_join(threads[i]);
+
+    unsigned ok = 0, shutdown = 0;
+    s = NP_IPC_STATS(server);
+    for (unsigned i = 0; i < clients; i++) {
+        NP_ASSERT_MSG(c[i].lost == 0 && c[i].wrong == 0,
+                      "client %u of %u: %u of %u requests never answered (its wait ended with %s, request id %llu), "
+                      "%u answers to ids not outstanding; max_pending %u, drain %u ms; server %s",
+                      i, clients, c[i].lost, in_flight, np_status_name(c[i].ended_with),
+                      (unsigned long long)c[i].ended_id, c[i].wrong, max_pending, drain_ms, np_ipc_describe(&s));
+        ok += c[i].ok;
+        shutdown += c[i].shutdown;
+    }
+    NP_ASSERT_EQ(atomic_load(&i10_receiver.replied), ok);
+    NP_ASSERT_EQ(clients * in_flight, ok + shutdown);
+    s = NP_IPC_STATS(server);
+    NP_ASSERT_MSG(s.requests == clients * in_flight && s.responses == s.requests && s.pending_requests == 0,
+                  "after the stop: %s; expected %u requests, each answered once", np_ipc_describe(&s),
+                  clients * in_flight);
+    np_ipc_destroy(server);
+}
+
+static void i10_stop_answers_pull_requests_left_in_rings(void)
+{
+    np_ipc_cleanup();
+    unsigned rounds = NP_SIZE(4, 40);
+    for (unsigned round = 0; round < rounds; round++) {
+        /* Many clients, many in flight, a receiver replying to half; stop without and with a drain. */
+        i10_round(10, 60, 16, round % 2 ? 20 : 0, 1);
+        /* Nobody receives: the table fills and the rest wait in the rings. */
+        i10_round(4, 20, 8, 0, 0);
+    }
+    /* The small case: max_pending 3, five sent, two received and not replied, stop(0). */
+    for (unsigned round = 0; round < NP_SIZE(10, 100); round++) {
+        char address[96];
+        np_ipc_address(address, sizeof address, "i10s");
+        np_server_options options = np_ipc_options(address);
+        options.max_message_size = 1024;
+        options.max_pending = 3;
+        np_server server = NP_IPC_SERVER(&options);
+        NP_IPC_ROUTE(server, "pull", NULL, NULL);
+        NP_ASSERT_OK(np_server_start(server));
+        atomic_int sent;
+        atomic_init(&sent, 0);
+        i10_client c;
+        memset(&c, 0, sizeof c);
+        c.address = address;
+        c.in_flight = 5;
+        c.sent = &sent;
+        pthread_t thread;
+        np_thread_start(&thread, i10_client_thread, &c);
+        while (atomic_load(&sent) < 1) np_ipc_sleep_ms(1);
+        np_server_stats s;
+        NP_IPC_WAIT_FOR(server, s, s.pending_requests == 3, 30);
+        for (int i = 0; i < 2; i++) {
+            np_request request;
+            memset(&request, 0, sizeof request);
+            request.struct_size = sizeof request;
+            NP_ASSERT_OK(np_server_receive(server, 10000, &request));
+        }
+        NP_ASSERT_OK(np_server_stop(server, 0));
+        np_thread_join(thread);
+        NP_ASSERT_MSG(c.lost == 0 && c.wrong == 0 && c.shutdown == 5,
+                      "round %u: %u of 5 never answered (wait ended with %s, id %llu), %u wrong, %u shutdown", round,
+                      c.lost, np_status_name(c.ended_with), (unsigned long long)c.ended_id, c.wrong, c.shutdown);
+        s = NP_IPC_STATS(server);
+        NP_ASSERT_MSG(s.requests == 5 && s.responses == 5, "round %u: %s", round, np_ipc_describe(&s));
+        np_ipc_destroy(server);
+    }
+    np_ipc_cleanup();
+}
+
+/* ------------------------------------------------------------------ I12 */
+
+/*
+ * I12: what one client can make the server hold is bounded. Through a pull route nobody serves,
+ * a client pins at most max_client_pending requests and max_client_pending_bytes of server
+ * memory (the rest waits in its own ring; client_limit_hits counts each time a client reaches
+ * its bound) while other clients' requests still come through; a SIGKILLed client whose handler
+ * still runs stops counting as connected at once, so connections_peak never exceeds max_clients.
+ */
+
+/* Sends `count` pull requests of `size` bytes whose first byte is `tag`. */
+static void i12_send(np_client client, uint32_t route, char tag, unsigned count, uint32_t size)
+{
+    uint8_t payload[1024];
+    memset(payload, tag, sizeof payload);
+    for (unsigned i = 0; i < count; i++) {
+        uint64_t id = 0;
+        NP_ASSERT_OK(np_client_send(client, route, payload, size, &id, 10000));
+    }
+}
+
+/* Receives every pull request there is now; counts them by tag and keeps their tokens. */
+static unsigned i12_receive_all(np_server server, char tag, unsigned *tagged, uint64_t *tokens, unsigned capacity)
+{
+    unsigned n = 0;
+    for (;;) {
+        np_request request;
+        memset(&request, 0, sizeof request);
+        request.struct_size = sizeof request;
+        np_status status = np_server_receive(server, 0, &request);
+        if (status == NP_E_TIMEOUT) break;
+        NP_ASSERT_OK(status);
+        NP_ASSERT(n < capacity);
+        tokens[n++] = request.token;
+        if (request.length > 0 && request.data[0] == (uint8_t)tag) (*tagged)++;
+    }
+    return n;
+}
+
+static void i12_bound(uint32_t max_client_pending, uint32_t max_client_pending_bytes, uint32_t size,
+                      unsigned expected)
+{
+    char address[96];
+    np_ipc_address(address, sizeof address, "i12");
+    np_server_options options = np_ipc_options(address);
+    options.max_message_size = 1024;
+    options.max_pending = 64;
+    options.ring_size = 65536; /* holds all of a client's requests: the bound, not the ring, holds them back */
+    options.max_client_pending = max_client_pending;
+    options.max_client_pending_bytes = max_client_pending_bytes;
+    np_server server = NP_IPC_SERVER(&options);
+    uint32_t pull = NP_IPC_ROUTE(server, "pull", NULL, NULL);
+    NP_ASSERT_OK(np_server_start(server));
+    np_client a = NP_IPC_CONNECT(address), b = NP_IPC_CONNECT(address);
+    enum { A_SENDS = 12 };
+    i12_send(a, pull, 'A', A_SENDS, size);
+    np_server_stats s;
+    NP_IPC_WAIT_FOR(server, s, s.client_limit_hits >= 1 && s.pending_requests == expected, 10);
+    /* B's request comes through although A holds all it may. */
+    i12_send(b, pull, 'B', 1, size);
+    NP_IPC_WAIT_FOR(server, s, s.pending_requests == expected + 1, 10);
+    uint64_t tokens[64];
+    unsigned from_b = 0;
+    unsigned n = i12_receive_all(server, 'B', &from_b, tokens, 64);
+    NP_ASSERT_EQ(1, from_b);
+    NP_ASSERT_MSG(n - from_b == expected, "client A pins %u pending requests of %u bytes; its bound is %u (max %u, %u bytes)",
+                  n - from_b, size, expected, max_client_pending, max_client_pending_bytes);
+    /* Answering frees A's share: the rest of its requests follow, each answered once. */
+    unsigned answered_a = 0;
+    for (unsigned i = 0; i < n; i++) NP_ASSERT_OK(np_server_reply(server, tokens[i], "r", 1));
+    answered_a = n - from_b;
+    while (answered_a < A_SENDS) {
+        np_request request;
+        memset(&request, 0, sizeof request);
+        request.struct_size = sizeof request;
+        NP_ASSERT_OK(np_server_receive(server, 10000, &request));
+        NP_ASSERT_OK(np_server_reply(server, request.token, "r", 1));
+        answered_a++;
+    }
+    char response[8];
+    uint32_t length = 0;
+    for (unsigned i = 0; i < A_SENDS; i++) {
+        uint64_t id = 0;
+        NP_ASSERT_OK(np_client_receive(a, &id, response, sizeof response, &length, 10000));
+    }
+    uint64_t id_b = 0;
+    NP_ASSERT_OK(np_client_receive(b, &id_b, response, sizeof response, &length, 10000));
+    np_ipc_close(a);
+    np_ipc_close(b);
+    np_ipc_destroy(server);
+}
+
+static volatile int i12_release;
+static atomic_int i12_entered;
+
+/* Handler of "never": blocks until the test releases it. */
+static np_status i12_blocking_handler(void *user_data, uint32_t route_id, const uint8_t *request, uint32_t request_length,
+                                      uint8_t *response, uint32_t response_capacity, uint32_t *response_length)
+{
+    (void)user_data;
+    (void)route_id;
+    (void)request;
+    (void)request_length;
+    (void)response;
+    (void)response_capacity;
+    atomic_fetch_add(&i12_entered, 1);
+    while (!__atomic_load_n(&i12_release, __ATOMIC_ACQUIRE)) np_ipc_sleep_ms(1);
+    *response_length = 0;
+    return NP_OK;
+}
+
+static void i12_per_client_bounds(void)
+{
+    np_ipc_cleanup();
+    i12_bound(3, 0, 16, 3);          /* count bound */
+    i12_bound(0, 3000, 1000, 3);     /* bytes bound: three of 1000 bytes fit 3000 */
+    i12_bound(0, 100, 1000, 1);      /* one request always fits, however large */
+
+    /* A client killed while its handler runs stops counting at once. */
+    char address[96];
+    np_ipc_address(address, sizeof address, "i12k");
+    np_server_options options = np_ipc_options(address);
+    options.max_clients = 1;
+    options.worker_threads = 2;
+    np_server server = NP_IPC_SERVER(&options);
+    NP_IPC_ROUTE(server, "never", i12_blocking_handler, NULL);
+    NP_IPC_ROUTE(server, "echo", np_ipc_echo_handler, NULL);
+    NP_ASSERT_OK(np_server_start(server));
+    __atomic_store_n(&i12_release, 0, __ATOMIC_RELEASE);
+    atomic_store(&i12_entered, 0);
+    np_ipc_child child;
+    char line[64];
+    NP_IPC_SPAWN(&child, "i03-blocked", address, "K");
+    NP_IPC_CHILD_LINE(&child, "calling", 30, line, sizeof line);
+    while (atomic_load(&i12_entered) == 0) np_ipc_sleep_ms(1);
+    np_ipc_child_kill(&child);
+    np_server_stats s;
+    NP_IPC_WAIT_FOR(server, s, s.connections_now == 0, 10);
+    np_client next = NP_IPC_CONNECT(address);
+    uint32_t echo = NP_IPC_RESOLVE(next, "echo");
+    char response[16];
+    uint32_t length = 0;
+    /* The first worker is busy in the handler; the echo may need the second. */
+    NP_ASSERT_OK(np_client_call(next, echo, "hi", 2, response, sizeof response, &length, 10000));
+    s = NP_IPC_STATS(server);
+    NP_ASSERT_MSG(s.connections_now == 1 && s.connections_peak <= 1, "max_clients 1: %s", np_ipc_describe(&s));
+    __atomic_store_n(&i12_release, 1, __ATOMIC_RELEASE);
+    np_ipc_close(next);
+
+    /* Callers built against the structs before the bounds were appended still work. */
+    union {
+        np_server_stats stats;
+        uint8_t bytes[sizeof(np_server_stats) + 8];
+    } old_stats;
+    memset(&old_stats, 0xAB, sizeof old_stats);
+    old_stats.stats.struct_size = (uint32_t)offsetof(np_server_stats, client_limit_hits);
+    NP_ASSERT_OK(np_server_get_stats(server, &old_stats.stats));
+    NP_ASSERT_EQ(1, old_stats.stats.connections_total > 0);
+    for (size_t i = offsetof(np_server_stats, client_limit_hits); i < sizeof old_stats; i++)
+        NP_ASSERT_MSG(old_stats.bytes[i] == 0xAB, "np_server_get_stats wrote byte %zu beyond the old struct", i);
+    np_ipc_destroy(server);
+    np_ipc_address(address, sizeof address, "i12o");
+    options = np_ipc_options(address);
+    options.struct_size = (uint32_t)offsetof(np_server_options, max_client_pending);
+    options.max_client_pending = 0xFFFFFFFFu; /* beyond the old struct: must not be read */
+    np_server old = 0;
+    NP_ASSERT_OK(np_server_create(&options, &old));
+    NP_ASSERT_OK(np_server_destroy(old));
+    np_ipc_cleanup();
+}
+
 static const np_test_case cases[] = {
     {"I03", "client_killed_mid_call_is_dropped_others_served", i03_client_killed_mid_call},
     {"I04", "server_killed_blocked_calls_return_peer_gone", i04_server_killed_blocked_calls_return_peer_gone},
     {"I05", "stop_with_calls_in_flight_each_gets_answer_or_shutdown", i05_stop_with_calls_in_flight},
     {"I06", "hostile_client_garbage_drops_only_its_connection", i06_hostile_client_garbage_in_shared_memory},
+    {"I10", "stop_answers_pull_requests_left_in_rings_exactly_once", i10_stop_answers_pull_requests_left_in_rings},
+    {"I12", "per_client_bounds_on_pending_requests_bytes_and_connections", i12_per_client_bounds},
 };
 
 const np_test_suite np_suite_ipc_faults = {"ipc_faults", cases, NP_COUNT_OF(cases)};

@@ -100,6 +100,9 @@ NP_E_IO = -23
 NP_E_HANDLER_FAILED = -24
 # The address is already in use by a live server.
 NP_E_ADDRESS_IN_USE = -25
+# The server's process runs under a uid this client does not trust (checked with SO_PEERCRED before
+# any data is read).
+NP_E_UNTRUSTED_PEER = -26
 
 STATUS_NAMES: Dict[int, str] = {
     0: "NP_OK",
@@ -128,6 +131,7 @@ STATUS_NAMES: Dict[int, str] = {
     -23: "NP_E_IO",
     -24: "NP_E_HANDLER_FAILED",
     -25: "NP_E_ADDRESS_IN_USE",
+    -26: "NP_E_UNTRUSTED_PEER",
 }
 
 
@@ -370,8 +374,8 @@ class np_server_options(ctypes.Structure):
         # Bytes of each ring (one per direction per connection), a power of two from 4096 to 2^30; 0
         # picks the smallest that holds two maximum messages.
         ("ring_size", ctypes.c_uint32),
-        # Largest request or response payload, at most NP_MAX_MESSAGE_SIZE; 0 picks
-        # NP_DEFAULT_MAX_MESSAGE_SIZE.
+        # Largest request or response payload, from 4 (an error answer's status) to
+        # NP_MAX_MESSAGE_SIZE; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.
         ("max_message_size", ctypes.c_uint32),
         # Most connections at once (0 picks 1024); further clients get NP_E_SERVER_FULL.
         ("max_clients", ctypes.c_uint32),
@@ -397,10 +401,17 @@ class np_server_options(ctypes.Structure):
         ("address", ctypes.c_char_p),
         # Optional name for diagnostics; may be NULL.
         ("name", ctypes.c_char_p),
+        # Most pull-mode requests one client may have unanswered; 0 picks the smaller of 256 and
+        # max_pending. Beyond it the client's requests wait in its ring (client_limit_hits counts
+        # it).
+        ("max_client_pending", ctypes.c_uint32),
+        # Most payload bytes of one client's unanswered pull-mode requests (one request always
+        # fits); 0 picks 16 MiB.
+        ("max_client_pending_bytes", ctypes.c_uint32),
     ]
 
 
-_expect_layout("sizeof(np_server_options)", ctypes.sizeof(np_server_options), 64)
+_expect_layout("sizeof(np_server_options)", ctypes.sizeof(np_server_options), 72)
 _expect_layout("offsetof(np_server_options, struct_size)", np_server_options.struct_size.offset, 0)
 _expect_layout("offsetof(np_server_options, ring_size)", np_server_options.ring_size.offset, 4)
 _expect_layout("offsetof(np_server_options, max_message_size)", np_server_options.max_message_size.offset, 8)
@@ -414,6 +425,28 @@ _expect_layout("offsetof(np_server_options, reserved)", np_server_options.reserv
 _expect_layout("offsetof(np_server_options, allowed_uids)", np_server_options.allowed_uids.offset, 40)
 _expect_layout("offsetof(np_server_options, address)", np_server_options.address.offset, 48)
 _expect_layout("offsetof(np_server_options, name)", np_server_options.name.offset, 56)
+_expect_layout("offsetof(np_server_options, max_client_pending)", np_server_options.max_client_pending.offset, 64)
+_expect_layout("offsetof(np_server_options, max_client_pending_bytes)", np_server_options.max_client_pending_bytes.offset, 68)
+
+
+class np_client_options(ctypes.Structure):
+    """How a client connects. Fill with np_client_options_init(), then adjust."""
+
+    _fields_ = [
+        # sizeof(np_client_options); set by np_client_options_init().
+        ("struct_size", ctypes.c_uint32),
+        # Entries in allowed_server_uids.
+        ("allowed_server_uid_count", ctypes.c_uint32),
+        # Server uids trusted besides the client's own (checked with SO_PEERCRED on the connected
+        # socket); NULL with count 0: own uid only.
+        ("allowed_server_uids", ctypes.POINTER(ctypes.c_uint32)),
+    ]
+
+
+_expect_layout("sizeof(np_client_options)", ctypes.sizeof(np_client_options), 16)
+_expect_layout("offsetof(np_client_options, struct_size)", np_client_options.struct_size.offset, 0)
+_expect_layout("offsetof(np_client_options, allowed_server_uid_count)", np_client_options.allowed_server_uid_count.offset, 4)
+_expect_layout("offsetof(np_client_options, allowed_server_uids)", np_client_options.allowed_server_uids.offset, 8)
 
 
 class np_server_stats(ctypes.Structure):
@@ -425,9 +458,10 @@ class np_server_stats(ctypes.Structure):
         ("struct_size", ctypes.c_uint32),
         # Reserved, written as 0.
         ("reserved", ctypes.c_uint32),
-        # Connections open now.
+        # Clients connected now: a client that hung up or died stops counting at once, even while
+        # its handler still runs.
         ("connections_now", ctypes.c_uint64),
-        # Most connections open at once.
+        # Most clients connected at once (at most max_clients).
         ("connections_peak", ctypes.c_uint64),
         # Connections accepted since start.
         ("connections_total", ctypes.c_uint64),
@@ -459,10 +493,13 @@ class np_server_stats(ctypes.Structure):
         ("buffers_created", ctypes.c_uint64),
         # Message buffers taken again after a release (reuse).
         ("buffers_reused", ctypes.c_uint64),
+        # Times a client reached its max_client_pending or max_client_pending_bytes (its further
+        # pull requests waited in its ring).
+        ("client_limit_hits", ctypes.c_uint64),
     ]
 
 
-_expect_layout("sizeof(np_server_stats)", ctypes.sizeof(np_server_stats), 144)
+_expect_layout("sizeof(np_server_stats)", ctypes.sizeof(np_server_stats), 152)
 _expect_layout("offsetof(np_server_stats, struct_size)", np_server_stats.struct_size.offset, 0)
 _expect_layout("offsetof(np_server_stats, reserved)", np_server_stats.reserved.offset, 4)
 _expect_layout("offsetof(np_server_stats, connections_now)", np_server_stats.connections_now.offset, 8)
@@ -482,6 +519,7 @@ _expect_layout("offsetof(np_server_stats, idle_closed)", np_server_stats.idle_cl
 _expect_layout("offsetof(np_server_stats, pending_requests)", np_server_stats.pending_requests.offset, 120)
 _expect_layout("offsetof(np_server_stats, buffers_created)", np_server_stats.buffers_created.offset, 128)
 _expect_layout("offsetof(np_server_stats, buffers_reused)", np_server_stats.buffers_reused.offset, 136)
+_expect_layout("offsetof(np_server_stats, client_limit_hits)", np_server_stats.client_limit_hits.offset, 144)
 
 
 class np_route_stats(ctypes.Structure):
@@ -757,8 +795,9 @@ _expect_layout("offsetof(np_msgpool_class_stats, reuse_rate)", np_msgpool_class_
 #   response: Where to write the reply; valid only until the handler returns.
 #   response_capacity: Bytes available at response; the handler writes no more.
 #   response_length: Receives the number of bytes written to response (at most response_capacity).
-#   returns: NP_OK to send the response; a negative np_status makes the client's call fail with
-#     NP_E_HANDLER_FAILED.
+#   returns: NP_OK to send the response; any other status (even one the transport uses itself, such
+#     as NP_E_SHUTDOWN) makes the client's call fail with NP_E_HANDLER_FAILED, its detail message
+#     naming the status.
 # Runs on a server worker thread, not on the thread that added the route. It must not call
 # np_server_stop or np_server_destroy on its own server.
 np_handler_fn = ctypes.CFUNCTYPE(
@@ -791,8 +830,16 @@ class _CallbackOrNull:
 FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     # IPC clients
     # np_client_connect(address, timeout_ms, client): Connects to a server, retrying while nobody
-    # listens at the address yet, until timeout_ms.
+    # listens at the address yet, until timeout_ms. Only a server running under the client's own uid
+    # is trusted (np_client_connect_with() allows others).
     "np_client_connect": (np_status, [ctypes.c_char_p, ctypes.c_uint32, ctypes.POINTER(np_client)]),
+    # np_client_options_init(options): Fills client options with defaults (trust only servers of the
+    # client's own uid).
+    "np_client_options_init": (np_status, [ctypes.POINTER(np_client_options)]),
+    # np_client_connect_with(address, timeout_ms, options, client): As np_client_connect(), with
+    # options: the server may also run under one of options->allowed_server_uids.
+    "np_client_connect_with": (np_status, [
+        ctypes.c_char_p, ctypes.c_uint32, ctypes.POINTER(np_client_options), ctypes.POINTER(np_client)]),
     # np_client_close(client): Closes the connection; the server sees the hang-up at once. Closing 0
     # is a no-op.
     "np_client_close": (np_status, [np_client]),
@@ -976,7 +1023,9 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     # payload. Never blocks (a full ring queues the answer). Any thread, once per token.
     "np_server_reply": (np_status, [np_server, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint32]),
     # np_server_reply_error(server, token, status): Pull mode: answers a received request with an
-    # error; the client's call returns NP_E_HANDLER_FAILED and its detail message carries status.
+    # error. Whatever the status, even one the transport uses itself (NP_E_SHUTDOWN,
+    # NP_E_UNKNOWN_ROUTE), the client's call returns NP_E_HANDLER_FAILED and its detail message
+    # names the status.
     "np_server_reply_error": (np_status, [np_server, ctypes.c_uint64, np_status]),
 }
 

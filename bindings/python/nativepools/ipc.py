@@ -93,6 +93,7 @@ class ServerStats:
     pending_requests: int
     buffers_created: int
     buffers_reused: int
+    client_limit_hits: int
     reuse_rate: float
 
 
@@ -342,7 +343,8 @@ class Server:
 
     def __init__(self, address: str | bytes | os.PathLike, *, ring_size: int = 0, max_message_size: int = 0,
                  max_clients: int = 0, worker_threads: int = 0, idle_timeout_ms: int = 0, spin_us: int = 0,
-                 max_pending: int = 0, allowed_uids=(), name: str | None = None,
+                 max_pending: int = 0, max_client_pending: int = 0, max_client_pending_bytes: int = 0,
+                 allowed_uids=(), name: str | None = None,
                  on_handler_error: Callable[[int, BaseException], None] | None = None):
         self._handle = 0
         self._callbacks: list = []  # every np_handler_fn the library may call, kept until destroy
@@ -353,7 +355,8 @@ class Server:
         _check(lib, lib.np_server_options_init(ctypes.byref(options)))
         sizes = dict(ring_size=ring_size, max_message_size=max_message_size, max_clients=max_clients,
                      worker_threads=worker_threads, idle_timeout_ms=idle_timeout_ms, spin_us=spin_us,
-                     max_pending=max_pending)
+                     max_pending=max_pending, max_client_pending=max_client_pending,
+                     max_client_pending_bytes=max_client_pending_bytes)
         for field, value in sizes.items():
             # ctypes would silently wrap a negative or too large value into the uint32 field.
             if not 0 <= value <= _UINT32_MAX:
@@ -586,14 +589,24 @@ class Client:
     Failures raise NativePoolsError; an error response also carries .request_id (receive()).
     """
 
-    def __init__(self, address: str | bytes | os.PathLike, *, timeout_ms: int | None = 5000):
+    def __init__(self, address: str | bytes | os.PathLike, *, timeout_ms: int | None = 5000,
+                 allowed_server_uids=()):
         self._handle = 0
         self._claim: memoryview | None = None
         self._claim_length = 0
         lib = load_library()
         encoded = _c_string(lib, address, "address")
         handle = _native.np_client()
-        _check(lib, lib.np_client_connect(encoded, _timeout(timeout_ms), ctypes.byref(handle)))
+        # Only a server of this process's uid or of one in allowed_server_uids is trusted.
+        uids = list(allowed_server_uids)
+        if any(not isinstance(uid, int) or not 0 <= uid <= 0xFFFFFFFF for uid in uids):
+            raise _error(lib, _native.NP_E_INVALID_ARGUMENT, f"allowed_server_uids {uids} holds a value that is not a uid")
+        options = _native.np_client_options()
+        _check(lib, lib.np_client_options_init(ctypes.byref(options)))
+        uid_array = (ctypes.c_uint32 * max(len(uids), 1))(*uids)
+        options.allowed_server_uid_count = len(uids)
+        options.allowed_server_uids = uid_array
+        _check(lib, lib.np_client_connect_with(encoded, _timeout(timeout_ms), ctypes.byref(options), ctypes.byref(handle)))
         self._lib = lib
         self._handle = handle.value
         self._handle_arg = _native.np_client(self._handle)
@@ -619,12 +632,15 @@ class Client:
         self._np_commit = lib.np_client_commit
 
     @classmethod
-    def connect(cls, address: str | bytes | os.PathLike, timeout_ms: int | None = 5000) -> "Client":
+    def connect(cls, address: str | bytes | os.PathLike, timeout_ms: int | None = 5000,
+                allowed_server_uids=()) -> "Client":
         """Connects, retrying while nobody listens at address yet, for up to timeout_ms (0: once).
+        The server must run under this process's uid or one of allowed_server_uids.
 
-        Raises NP_E_TIMEOUT, NP_E_PERMISSION_DENIED, NP_E_SERVER_FULL, NP_E_PROTOCOL, NP_E_IO.
+        Raises NP_E_TIMEOUT, NP_E_PERMISSION_DENIED, NP_E_SERVER_FULL, NP_E_UNTRUSTED_PEER,
+        NP_E_PROTOCOL, NP_E_IO.
         """
-        return cls(address, timeout_ms=timeout_ms)
+        return cls(address, timeout_ms=timeout_ms, allowed_server_uids=allowed_server_uids)
 
     # ---------------------------------------------------------------- routes
 

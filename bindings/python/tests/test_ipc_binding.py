@@ -467,10 +467,13 @@ class PullMode(IpcTestCase):
         expect_status(self, abi.NP_E_MESSAGE_TOO_LARGE, server.reply, second, bytes(abi.NP_DEFAULT_MAX_MESSAGE_SIZE + 1))
         server.reply(second.token, b"by token")
         self.assertEqual(client.receive(60_000)[1], b"by token")
-        # NP_E_SHUTDOWN and NP_E_UNKNOWN_ROUTE reach the client as themselves.
-        client.send("pull", b"third")
+        # A reply with a status the transport uses itself is still the handler's failure: the
+        # client does not mistake a healthy server for a stopped one.
+        third_id = client.send("pull", b"third")
         server.reply_error(server.receive(timeout_ms=60_000), abi.NP_E_SHUTDOWN)
-        expect_status(self, abi.NP_E_SHUTDOWN, client.receive, 60_000)
+        error = expect_status(self, abi.NP_E_HANDLER_FAILED, client.receive, 60_000)
+        self.assertEqual(error.request_id, third_id)
+        self.assertIn("NP_E_SHUTDOWN", error.detail)
         self.assertIsNone(server.receive(timeout_ms=0))
         self.assertIsNone(server.receive(timeout_ms=20))
         stats = settled_stats(server, 3)

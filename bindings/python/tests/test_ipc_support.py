@@ -249,3 +249,17 @@ def expect_status(testcase, status: int, function, *args, **kwargs) -> NativePoo
 
 def abi_name(status: int) -> str:
     return next((name for name, value in vars(abi).items() if name.startswith("NP_E_") and value == status), str(status))
+
+
+def child_server_as_uid(address: str, uid: int, ready, done) -> None:
+    """A server process that runs as another uid (it switches before the library starts), with an
+    "echo" route, accepting clients of uid 0 too. Serves until done is set."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    server = Server(address, allowed_uids=[0])
+    server.add_route("echo", lambda route_id, request: bytes(request))
+    server.start()
+    ready.set()
+    done.wait(HANG_GUARD_SECONDS)
+    server.stop(0)

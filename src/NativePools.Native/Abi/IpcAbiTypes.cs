@@ -29,7 +29,7 @@ public unsafe struct ServerOptionsAbi
     public uint struct_size;
     /// <summary>Bytes of each ring (one per direction per connection), a power of two from 4096 to 2^30; 0 picks the smallest that holds two maximum messages.</summary>
     public uint ring_size;
-    /// <summary>Largest request or response payload, at most NP_MAX_MESSAGE_SIZE; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.</summary>
+    /// <summary>Largest request or response payload, from 4 (an error answer's status) to NP_MAX_MESSAGE_SIZE; 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.</summary>
     public uint max_message_size;
     /// <summary>Most connections at once (0 picks 1024); further clients get NP_E_SERVER_FULL.</summary>
     public uint max_clients;
@@ -51,6 +51,23 @@ public unsafe struct ServerOptionsAbi
     [NativeType("const char*")] public byte* address;
     /// <summary>Optional name for diagnostics; may be NULL.</summary>
     [NativeType("const char*")] public byte* name;
+    /// <summary>Most pull-mode requests one client may have unanswered; 0 picks the smaller of 256 and max_pending. Beyond it the client's requests wait in its ring (client_limit_hits counts it).</summary>
+    public uint max_client_pending;
+    /// <summary>Most payload bytes of one client's unanswered pull-mode requests (one request always fits); 0 picks 16 MiB.</summary>
+    public uint max_client_pending_bytes;
+}
+
+/// <summary>How a client connects. Fill with np_client_options_init(), then adjust.</summary>
+[NativeStruct("np_client_options")]
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct ClientOptionsAbi
+{
+    /// <summary>sizeof(np_client_options); set by np_client_options_init().</summary>
+    public uint struct_size;
+    /// <summary>Entries in allowed_server_uids.</summary>
+    public uint allowed_server_uid_count;
+    /// <summary>Server uids trusted besides the client's own (checked with SO_PEERCRED on the connected socket); NULL with count 0: own uid only.</summary>
+    [NativeType("const uint32_t*")] public uint* allowed_server_uids;
 }
 
 /// <summary>A snapshot of a server's counters. Set struct_size = sizeof(np_server_stats) before the call.</summary>
@@ -62,9 +79,9 @@ public struct ServerStatsAbi
     public uint struct_size;
     /// <summary>Reserved, written as 0.</summary>
     public uint reserved;
-    /// <summary>Connections open now.</summary>
+    /// <summary>Clients connected now: a client that hung up or died stops counting at once, even while its handler still runs.</summary>
     public ulong connections_now;
-    /// <summary>Most connections open at once.</summary>
+    /// <summary>Most clients connected at once (at most max_clients).</summary>
     public ulong connections_peak;
     /// <summary>Connections accepted since start.</summary>
     public ulong connections_total;
@@ -96,6 +113,8 @@ public struct ServerStatsAbi
     public ulong buffers_created;
     /// <summary>Message buffers taken again after a release (reuse).</summary>
     public ulong buffers_reused;
+    /// <summary>Times a client reached its max_client_pending or max_client_pending_bytes (its further pull requests waited in its ring).</summary>
+    public ulong client_limit_hits;
 }
 
 /// <summary>A snapshot of one route's counters. Set struct_size = sizeof(np_route_stats) before the call.</summary>

@@ -17,7 +17,7 @@ namespace NativePools.Native.Abi;
 /// <param name="response">Where to write the reply; valid only until the handler returns.</param>
 /// <param name="response_capacity">Bytes available at response; the handler writes no more.</param>
 /// <param name="response_length">Receives the number of bytes written to response (at most response_capacity).</param>
-/// <returns>NP_OK to send the response; a negative np_status makes the client's call fail with NP_E_HANDLER_FAILED.</returns>
+/// <returns>NP_OK to send the response; any other status (even one the transport uses itself, such as NP_E_SHUTDOWN) makes the client's call fail with NP_E_HANDLER_FAILED, its detail message naming the status.</returns>
 /// <remarks>
 /// Runs on a server worker thread, not on the thread that added the route. It must not call
 /// np_server_stop or np_server_destroy on its own server.

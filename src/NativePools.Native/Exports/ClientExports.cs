@@ -18,11 +18,11 @@ public static unsafe class ClientExports
 {
     internal static readonly HandleTable<IpcClient> Clients = new(kind: 5);
 
-    /// <summary>Connects to a server, retrying while nobody listens at the address yet, until timeout_ms.</summary>
+    /// <summary>Connects to a server, retrying while nobody listens at the address yet, until timeout_ms. Only a server running under the client's own uid is trusted (np_client_connect_with() allows others).</summary>
     /// <param name="address">The server's socket path, or "@name" for the abstract namespace.</param>
     /// <param name="timeout_ms">Longest wait for the server to accept and complete the handshake; 0 tries once.</param>
     /// <param name="client">Receives the new handle (0 on failure).</param>
-    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT (also when nothing listens at the address in time); NP_E_PEER_GONE when the server closed during the handshake (it is stopping); NP_E_SHUTDOWN; NP_E_PERMISSION_DENIED (uid not allowed); NP_E_SERVER_FULL; NP_E_PROTOCOL when the server's handshake or memory is malformed; NP_E_IO.</returns>
+    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT (also when nothing listens at the address in time); NP_E_PEER_GONE when the server closed during the handshake (it is stopping); NP_E_SHUTDOWN; NP_E_PERMISSION_DENIED (uid not allowed); NP_E_SERVER_FULL; NP_E_UNTRUSTED_PEER when the server runs under another uid; NP_E_PROTOCOL when the server's handshake or memory is malformed; NP_E_OUT_OF_MEMORY; NP_E_IO.</returns>
     [UnmanagedCallersOnly(EntryPoint = "managed_np_client_connect")]
     [return: NativeType("np_status")]
     public static int Connect([NativeType("const char*")] byte* address, uint timeout_ms, [NativeType("np_client*")] ulong* client)
@@ -32,18 +32,65 @@ public static unsafe class ClientExports
             if (client == null) return (int)Shim.Null(nameof(client));
             *client = 0;
             if (address == null) return (int)Shim.Null(nameof(address));
-            NpStatus status = IpcClient.Connect(Shim.ReadName(address), timeout_ms, out IpcClient? created);
-            if (status != NpStatus.Ok) return (int)status;
-            ulong handle = Clients.Add(created!);
-            if (handle == 0)
-            {
-                created!.Dispose();
-                return (int)Diagnostics.LastError.Set(NpStatus.OutOfMemory, "too many live clients");
-            }
-            *client = handle;
-            return (int)NpStatus.Ok;
+            return ConnectCore(address, timeout_ms, null, client);
         }
         catch (Exception e) { return (int)Shim.Caught(e); }
+    }
+
+    /// <summary>Fills client options with defaults (trust only servers of the client's own uid).</summary>
+    /// <param name="options">The struct to fill; struct_size is set to sizeof(np_client_options).</param>
+    /// <returns>NP_OK, or NP_E_NULL_POINTER.</returns>
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_client_options_init")]
+    [return: NativeType("np_status")]
+    public static int OptionsInit([NativeType("np_client_options*")] ClientOptionsAbi* options)
+    {
+        if (options == null) return (int)Shim.Null(nameof(options));
+        *options = default;
+        options->struct_size = (uint)sizeof(ClientOptionsAbi);
+        return (int)NpStatus.Ok;
+    }
+
+    /// <summary>As np_client_connect(), with options: the server may also run under one of options->allowed_server_uids.</summary>
+    /// <param name="address">The server's socket path, or "@name" for the abstract namespace.</param>
+    /// <param name="timeout_ms">Longest wait for the server to accept and complete the handshake; 0 tries once.</param>
+    /// <param name="options">From np_client_options_init(); struct_size must be sizeof(np_client_options).</param>
+    /// <param name="client">Receives the new handle (0 on failure).</param>
+    /// <returns>As np_client_connect(); NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for more than 1024 allowed uids.</returns>
+    [UnmanagedCallersOnly(EntryPoint = "managed_np_client_connect_with")]
+    [return: NativeType("np_status")]
+    public static int ConnectWith([NativeType("const char*")] byte* address, uint timeout_ms,
+        [NativeType("const np_client_options*")] ClientOptionsAbi* options, [NativeType("np_client*")] ulong* client)
+    {
+        try
+        {
+            if (client == null) return (int)Shim.Null(nameof(client));
+            *client = 0;
+            if (address == null) return (int)Shim.Null(nameof(address));
+            if (options == null) return (int)Shim.Null(nameof(options));
+            if (options->struct_size != sizeof(ClientOptionsAbi))
+                return (int)Shim.BadStructSize("np_client_options", options->struct_size, sizeof(ClientOptionsAbi));
+            if (options->allowed_server_uid_count > 1024)
+                return (int)Diagnostics.LastError.Set(NpStatus.InvalidArgument, "allowed_server_uid_count {0} is above 1024", options->allowed_server_uid_count);
+            if (options->allowed_server_uid_count > 0 && options->allowed_server_uids == null) return (int)Shim.Null("allowed_server_uids");
+            uint[] allowed = new ReadOnlySpan<uint>(options->allowed_server_uids, (int)options->allowed_server_uid_count).ToArray();
+            return ConnectCore(address, timeout_ms, allowed, client);
+        }
+        catch (Exception e) { return (int)Shim.Caught(e); }
+    }
+
+    /// <summary>Connects and registers the handle; the callers catch.</summary>
+    private static int ConnectCore(byte* address, uint timeout_ms, uint[]? allowedServerUids, ulong* client)
+    {
+        NpStatus status = IpcClient.Connect(Shim.ReadName(address), timeout_ms, allowedServerUids, out IpcClient? created);
+        if (status != NpStatus.Ok) return (int)status;
+        ulong handle = Clients.Add(created!);
+        if (handle == 0)
+        {
+            created!.Dispose();
+            return (int)Diagnostics.LastError.Set(NpStatus.OutOfMemory, "too many live clients");
+        }
+        *client = handle;
+        return (int)NpStatus.Ok;
     }
 
     /// <summary>Closes the connection; the server sees the hang-up at once. Closing 0 is a no-op.</summary>

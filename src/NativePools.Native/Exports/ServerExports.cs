@@ -18,6 +18,11 @@ public static unsafe class ServerExports
 {
     internal static readonly HandleTable<IpcServer> Servers = new(kind: 4);
 
+    /// <summary>sizeof(np_server_options) before max_client_pending and max_client_pending_bytes were appended.</summary>
+    private const int OptionsSizeBeforeClientBounds = 64;
+    /// <summary>sizeof(np_server_stats) before client_limit_hits was appended.</summary>
+    private const int StatsSizeBeforeClientBounds = 144;
+
     /// <summary>Fills options with defaults (every size 0 = its default); the address must still be set.</summary>
     /// <param name="options">The struct to fill; struct_size is set to sizeof(np_server_options).</param>
     /// <returns>NP_OK, or NP_E_NULL_POINTER.</returns>
@@ -32,7 +37,7 @@ public static unsafe class ServerExports
     }
 
     /// <summary>Creates a stopped server: add routes, then np_server_start().</summary>
-    /// <param name="options">Shape of the server; struct_size must be sizeof(np_server_options).</param>
+    /// <param name="options">Shape of the server; struct_size must be sizeof(np_server_options) (or the size of an older version of it).</param>
     /// <param name="server">Receives the new handle (0 on failure).</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for a missing or too long address or sizes out of range; NP_E_OUT_OF_MEMORY.</returns>
     [UnmanagedCallersOnly(EntryPoint = "managed_np_server_create")]
@@ -44,7 +49,9 @@ public static unsafe class ServerExports
             if (server == null) return (int)Shim.Null(nameof(server));
             *server = 0;
             if (options == null) return (int)Shim.Null(nameof(options));
-            if (options->struct_size != sizeof(ServerOptionsAbi))
+            // Older callers pass the struct without the fields appended since; those take their defaults.
+            bool current = options->struct_size == sizeof(ServerOptionsAbi);
+            if (!current && options->struct_size != OptionsSizeBeforeClientBounds)
                 return (int)Shim.BadStructSize("np_server_options", options->struct_size, sizeof(ServerOptionsAbi));
             if (options->allowed_uid_count > 1024)
                 return (int)Diagnostics.LastError.Set(NpStatus.InvalidArgument, "allowed_uid_count {0} is above 1024", options->allowed_uid_count);
@@ -61,6 +68,8 @@ public static unsafe class ServerExports
                 MaxPending = (int)Math.Min(options->max_pending, int.MaxValue),
                 AllowedUids = new ReadOnlySpan<uint>(options->allowed_uids, (int)options->allowed_uid_count).ToArray(),
                 Name = Shim.ReadName(options->name),
+                MaxClientPending = current ? (int)Math.Min(options->max_client_pending, int.MaxValue) : 0,
+                MaxClientPendingBytes = current ? options->max_client_pending_bytes : 0,
             };
             NpStatus status = IpcServer.Create(o, out IpcServer? created);
             if (status != NpStatus.Ok) return (int)status;
@@ -165,7 +174,7 @@ public static unsafe class ServerExports
 
     /// <summary>Copies the server's counters (recent values while it runs).</summary>
     /// <param name="server">The server.</param>
-    /// <param name="stats">Receives the counters; struct_size must be sizeof(np_server_stats).</param>
+    /// <param name="stats">Receives the counters; struct_size must be sizeof(np_server_stats) (or the size of an older version of it).</param>
     /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_HANDLE.</returns>
     [UnmanagedCallersOnly(EntryPoint = "managed_np_server_get_stats")]
     [return: NativeType("np_status")]
@@ -174,14 +183,15 @@ public static unsafe class ServerExports
         try
         {
             if (stats == null) return (int)Shim.Null(nameof(stats));
-            if (stats->struct_size != sizeof(ServerStatsAbi))
-                return (int)Shim.BadStructSize("np_server_stats", stats->struct_size, sizeof(ServerStatsAbi));
+            uint size = stats->struct_size;
+            if (size != sizeof(ServerStatsAbi) && size != StatsSizeBeforeClientBounds)
+                return (int)Shim.BadStructSize("np_server_stats", size, sizeof(ServerStatsAbi));
             IpcServer? s = Servers.Get(server);
             if (s is null) return (int)Shim.BadHandle(server, "server");
             IpcServerStats x = s.GetStats();
-            *stats = new ServerStatsAbi
+            var full = new ServerStatsAbi
             {
-                struct_size = (uint)sizeof(ServerStatsAbi),
+                struct_size = size,
                 connections_now = x.ConnectionsNow,
                 connections_peak = x.ConnectionsPeak,
                 connections_total = x.ConnectionsTotal,
@@ -199,7 +209,10 @@ public static unsafe class ServerExports
                 pending_requests = x.PendingRequests,
                 buffers_created = x.BuffersCreated,
                 buffers_reused = x.BuffersReused,
+                client_limit_hits = x.ClientLimitHits,
             };
+            // An older caller's struct ends before the appended fields: write only what it has.
+            Buffer.MemoryCopy(&full, stats, size, size);
             return (int)NpStatus.Ok;
         }
         catch (Exception e) { return (int)Shim.Caught(e); }
@@ -280,7 +293,7 @@ public static unsafe class ServerExports
         catch (Exception e) { return (int)Shim.Caught(e); }
     }
 
-    /// <summary>Pull mode: answers a received request with an error; the client's call returns NP_E_HANDLER_FAILED and its detail message carries status.</summary>
+    /// <summary>Pull mode: answers a received request with an error. Whatever the status, even one the transport uses itself (NP_E_SHUTDOWN, NP_E_UNKNOWN_ROUTE), the client's call returns NP_E_HANDLER_FAILED and its detail message names the status.</summary>
     /// <param name="server">The server.</param>
     /// <param name="token">np_request.token.</param>
     /// <param name="status">A negative status to report.</param>

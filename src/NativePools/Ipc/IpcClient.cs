@@ -71,7 +71,15 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
     /// Connects to the server at <paramref name="address"/>, retrying until <paramref name="timeoutMs"/>
     /// while no server listens there yet. Checks everything the server sent before using it.
     /// </summary>
-    public static NpStatus Connect(string? address, uint timeoutMs, out IpcClient? client)
+    public static NpStatus Connect(string? address, uint timeoutMs, out IpcClient? client) =>
+        Connect(address, timeoutMs, null, out client);
+
+    /// <summary>
+    /// As <see cref="Connect(string?, uint, out IpcClient?)"/>, trusting servers that run under
+    /// this process's uid or one of <paramref name="allowedServerUids"/>; any other server is
+    /// refused with <see cref="NpStatus.UntrustedPeer"/> before anything it sent is read.
+    /// </summary>
+    public static NpStatus Connect(string? address, uint timeoutMs, uint[]? allowedServerUids, out IpcClient? client)
     {
         client = null;
         if (!OperatingSystem.IsLinux())
@@ -79,6 +87,12 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         long deadline = timeoutMs == WaitForever ? long.MaxValue : Environment.TickCount64 + timeoutMs;
         int socket = ControlSocket.Connect(address!, deadline, out NpStatus status);
         if (socket < 0) return status;
+        status = CheckServerUid(socket, allowedServerUids);
+        if (status != NpStatus.Ok)
+        {
+            Libc.Close(socket);
+            return status;
+        }
         int* fds = stackalloc int[3];
         int fdCount = 0;
         byte* mapping = null;
@@ -91,7 +105,9 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
             if (!ControlSocket.ReceiveWelcome(socket, out Welcome welcome, fds, 3, out fdCount))
                 return LastError.Set((ready & (Libc.POLLHUP | Libc.POLLRDHUP)) != 0 ? NpStatus.PeerGone : NpStatus.ProtocolError,
                     "the server closed or sent a malformed welcome (errno {0})", Libc.Errno);
-            if (welcome.Magic != IpcLayout.Magic || welcome.Version != IpcLayout.Version)
+            if (welcome.Magic != IpcLayout.Magic)
+                return LastError.Set(NpStatus.ProtocolError, "the peer's welcome starts with {x0}, not the NativePools magic: it is not a NativePools server", welcome.Magic);
+            if (welcome.Version != IpcLayout.Version)
                 return LastError.Set(NpStatus.ProtocolError, "the server speaks protocol {0}, not {1}", welcome.Version, IpcLayout.Version);
             if (welcome.Status != 0)
             {
@@ -99,9 +115,10 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
                     ? (NpStatus)welcome.Status : NpStatus.ProtocolError;
                 return LastError.Set(refused, "the server refused the connection ({0})", welcome.Status);
             }
-            if (fdCount != 3 ||
-                !IpcLayout.Of(welcome.RingSize, welcome.RouteCount, out IpcLayout layout) ||
-                welcome.MaxMessage == 0 || IpcLayout.RecordSize(welcome.MaxMessage) > welcome.RingSize)
+            if (fdCount != 3)
+                return LastError.Set(NpStatus.ProtocolError, "the server's welcome carries {0} descriptors, not 3 (shared memory and two doorbells)", fdCount);
+            if (!IpcLayout.Of(welcome.RingSize, welcome.RouteCount, out IpcLayout layout) ||
+                welcome.MaxMessage < IpcLayout.ErrorPayloadSize || IpcLayout.RecordSize(welcome.MaxMessage) > welcome.RingSize)
                 return LastError.Set(NpStatus.ProtocolError, "the server's welcome has impossible sizes (ring {0}, max message {1})", welcome.RingSize, welcome.MaxMessage);
             // The mapping must be sealed against shrinking, or the server could make our reads fault.
             int seals = Libc.Fcntl(fds[0], Libc.F_GET_SEALS, 0);
@@ -131,6 +148,22 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
             if (mapping != null) Libc.Munmap((nint)mapping, (nuint)mappingSize);
             if (socket >= 0) Libc.Close(socket);
         }
+    }
+
+    /// <summary>
+    /// The server's uid (SO_PEERCRED of the connected socket) must be ours or an allowed one:
+    /// anyone can plant a socket in a shared directory, and its owner would see every request.
+    /// </summary>
+    private static NpStatus CheckServerUid(int socket, uint[]? allowedServerUids)
+    {
+        if (!ControlSocket.PeerUid(socket, out uint uid))
+            return LastError.Set(NpStatus.IoError, "cannot read the server's credentials (SO_PEERCRED, errno {0})", Libc.Errno);
+        if (uid == Libc.GetEuid()) return NpStatus.Ok;
+        if (allowedServerUids is not null)
+            foreach (uint allowed in allowedServerUids)
+                if (allowed == uid) return NpStatus.Ok;
+        return LastError.Set(NpStatus.UntrustedPeer, "the server at this address runs as uid {0}, neither this process's uid {1} nor an allowed one",
+            uid, Libc.GetEuid());
     }
 
     private static Dictionary<string, ushort> ReadRoutes(byte* table, int count)
@@ -396,7 +429,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
                 _responses.SetSleeping(false);
                 return Waited(start);
             }
-            NpStatus parked = ParkLocked(deadline, "a response");
+            NpStatus parked = ParkLocked(deadline, "response");
             _responses.SetSleeping(false);
             if (_responses.LooksNonEmpty()) return Waited(start);
             if (parked != NpStatus.Ok) return parked;
@@ -436,15 +469,33 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         responseLength = record.Length;
         if (record.Kind == IpcLayout.KindError)
         {
-            int remote = *(int*)record.Payload;
+            // Whatever a handler or a reply chose, even a code the transport uses itself, is a handler failure.
+            int code = *(int*)record.Payload;
             ConsumeLocked();
             if (countOutstanding) _outstanding--;
             responseLength = 0;
-            return remote switch
+            return LastError.Set(NpStatus.HandlerFailed, "the server's handler (or its reply) failed the request with {s} ({0})", code,
+                subject: StatusText.NameString((NpStatus)code));
+        }
+        if (record.Kind == IpcLayout.KindServerError)
+        {
+            int code = *(int*)record.Payload;
+            NpStatus own = code switch
             {
-                (int)NpStatus.Shutdown => LastError.Set(NpStatus.Shutdown, "the server stopped before serving the request"),
-                (int)NpStatus.UnknownRoute => LastError.Set(NpStatus.UnknownRoute, "the server has no such route"),
-                _ => LastError.Set(NpStatus.HandlerFailed, "the server's handler returned status {0}", remote),
+                (int)NpStatus.Shutdown => NpStatus.Shutdown,
+                (int)NpStatus.UnknownRoute => NpStatus.UnknownRoute,
+                (int)NpStatus.OutOfMemory => NpStatus.OutOfMemory,
+                _ => NpStatus.Ok,
+            };
+            if (own == NpStatus.Ok) return Broken("a server error with an unknown status");
+            ConsumeLocked();
+            if (countOutstanding) _outstanding--;
+            responseLength = 0;
+            return own switch
+            {
+                NpStatus.Shutdown => LastError.Set(NpStatus.Shutdown, "the server stopped before serving the request"),
+                NpStatus.UnknownRoute => LastError.Set(NpStatus.UnknownRoute, "the server has no such route"),
+                _ => LastError.Set(NpStatus.OutOfMemory, "the server had no memory for the request"),
             };
         }
         if (record.Kind != IpcLayout.KindResponse) return Broken("a request in the response ring");

@@ -58,8 +58,15 @@ internal readonly struct IpcLayout
 
     public const ushort KindRequest = 1;
     public const ushort KindResponse = 2;
-    public const ushort KindError = 3;       // payload: i32 status
+    public const ushort KindError = 3;       // payload: i32 status a handler or a pull reply chose
     public const ushort KindPadding = 4;     // skip to the ring's end
+    public const ushort KindServerError = 5; // payload: i32 status of the server's own refusal (unknown route, shutdown, no memory)
+
+    /// <summary>Bytes of an error record's payload (its i32 status).</summary>
+    public const uint ErrorPayloadSize = 4;
+
+    /// <summary>True for both error kinds: a 4-byte status instead of a payload.</summary>
+    public static bool IsError(ushort kind) => kind is KindError or KindServerError;
 
     public const uint MinRingSize = 4096;
     public const uint MaxRingSize = 1u << 30;

@@ -90,25 +90,37 @@ public sealed unsafe partial class IpcServer
     }
 
     private readonly PullTable _pull;
+    private volatile bool _pullClosed; // set by the stop under the table's lock: nothing more is queued
     private long _pullResponses, _pullErrorResponses, _pullBytesOut;
     private int _repliesInProgress; // Stop waits for them before closing the doorbells a reply rings
     private long[] _pullRouteCounters = Array.Empty<long>();
 
     internal bool PullTableFull => _pull.IsFull;
 
-    /// <summary>Worker side: copies a pull request out of the ring and queues it. False when the table is full (leave it in the ring).</summary>
-    internal bool TryQueuePull(ServerConnection connection, Route route, in RecordView record)
+    /// <summary>
+    /// Worker side: copies a pull request out of the ring and queues it. Anything but Queued
+    /// leaves it in the ring; after the stop answered the table (Stopped) the worker answers it.
+    /// </summary>
+    internal PullQueueResult TryQueuePull(ServerConnection connection, Route route, in RecordView record)
     {
-        if (_pull.IsFull) return false;
-        if (_messages.Acquire(record.Length, out byte* buffer, out _) != NpStatus.Ok) return false;
+        if (_pullClosed) return PullQueueResult.Stopped;
+        // Only this worker adds to a connection's share, so a stale read can only overstate it.
+        int held = Volatile.Read(ref connection.PendingPulls);
+        if (held >= Options.MaxClientPending ||
+            (held > 0 && Volatile.Read(ref connection.PendingBytes) + record.Length > Options.MaxClientPendingBytes))
+            return PullQueueResult.ClientLimit;
+        if (_pull.IsFull) return PullQueueResult.TableFull;
+        if (_messages.Acquire(record.Length, out byte* buffer, out _) != NpStatus.Ok) return PullQueueResult.TableFull;
         if (record.Length > 0) Buffer.MemoryCopy(record.Payload, buffer, record.Length, record.Length);
         lock (_pull)
         {
-            int slot = _pull.TakeFreeLocked();
+            // Checked under the lock AnswerAllPending holds: a request queued after it ran would never be answered.
+            PullQueueResult refused = _pullClosed ? PullQueueResult.Stopped : PullQueueResult.Queued;
+            int slot = refused == PullQueueResult.Queued ? _pull.TakeFreeLocked() : -1;
             if (slot < 0)
             {
                 _messages.Release(buffer);
-                return false;
+                return refused == PullQueueResult.Queued ? PullQueueResult.TableFull : refused;
             }
             _pull.Connection[slot] = connection;
             _pull.RequestId[slot] = record.RequestId;
@@ -117,9 +129,10 @@ public sealed unsafe partial class IpcServer
             _pull.Route[slot] = route.Id;
             _pull.PushReadyLocked(slot);
             connection.PendingPulls++;
+            connection.PendingBytes += record.Length;
             Monitor.Pulse(_pull);
         }
-        return true;
+        return PullQueueResult.Queued;
     }
 
     /// <summary>
@@ -144,6 +157,7 @@ public sealed unsafe partial class IpcServer
                     {
                         // The client left before anyone took its request: nobody waits for the answer.
                         c.PendingPulls--;
+                        c.PendingBytes -= _pull.Length[slot];
                         _messages.Release((byte*)_pull.Buffer[slot]);
                         _pull.ReleaseLocked(slot);
                         continue;
@@ -200,6 +214,7 @@ public sealed unsafe partial class IpcServer
             buffer = _pull.Buffer[slot];
             _pull.SlotState[slot] = PullTable.Free + 3; // answering: not receivable, not repliable
             connection!.PendingPulls--;
+            connection.PendingBytes -= _pull.Length[slot];
         }
         // Send before releasing the request buffer: the reply may be the request itself (echo in place).
         NpStatus sent = status == 0
@@ -236,23 +251,28 @@ public sealed unsafe partial class IpcServer
         if (error) Interlocked.Increment(ref counters[r + WorkerCounters.RouteErrors]);
     }
 
-    /// <summary>At stop: every pending pull request (taken or not) gets <paramref name="status"/>.</summary>
+    /// <summary>At stop: every pending pull request (taken or not) gets <paramref name="status"/>, and the table closes.</summary>
     private void AnswerAllPending(NpStatus status)
     {
         lock (_pull)
         {
+            // From now on workers queue nothing: they answer the pull requests left in the rings themselves.
+            _pullClosed = true;
             for (int slot = 0; slot < _pull.Capacity; slot++)
             {
                 byte state = _pull.SlotState[slot];
                 if (state != PullTable.Ready && state != PullTable.Received) continue;
                 ServerConnection c = _pull.Connection[slot]!;
-                if (c.Send(IpcLayout.KindError, _pull.RequestId[slot], null, 0, (int)status, out _) == NpStatus.Ok)
+                if (c.Send(IpcLayout.KindServerError, _pull.RequestId[slot], null, 0, (int)status, out _) == NpStatus.Ok)
                     CountPullReply(_pull.Route[slot], 0, error: true);
                 c.PendingPulls--;
+                c.PendingBytes -= _pull.Length[slot];
                 _messages.Release((byte*)_pull.Buffer[slot]);
                 _pull.ReleaseLocked(slot);
             }
             while (_pull.ReadyCount > 0) _pull.PopReadyLocked();
+            // Only now may workers close connections: every answer above is in its ring or outbox.
+            _pullAnswered = true;
         }
     }
 }

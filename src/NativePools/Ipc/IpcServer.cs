@@ -278,10 +278,10 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         _stopping = true;
         Doorbell.Ring(_acceptorWake); // stops accepting; keeps watching for hang-ups during the drain
         foreach (ServerWorker w in _workers) w.Wake();
-        // Pull requests are answered by the application: give it the drain time, then answer the rest.
-        while (_pull.Count > 0 && !DrainDeadlinePassed) Thread.Sleep(1);
+        // Pull requests are answered by the application: give it the drain time (while any wait in
+        // the table or in a ring), then answer the table; the workers answer what is left in the rings.
+        while ((_pull.Count > 0 || !WorkersDrained()) && !DrainDeadlinePassed) Thread.Sleep(1);
         AnswerAllPending(NpStatus.Shutdown);
-        _pullAnswered = true;
         lock (_pull) Monitor.PulseAll(_pull);
         foreach (ServerWorker w in _workers) { w.Wake(); w.Join(); }
         _controlStop = true;
@@ -297,6 +297,12 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         lock (_lock) _state = State.Stopped;
         _stopped.Set();
         return NpStatus.Ok;
+    }
+
+    private bool WorkersDrained()
+    {
+        foreach (ServerWorker w in _workers) if (!w.Drained) return false;
+        return true;
     }
 
     /// <summary>Stops (without draining) if running, and frees everything.</summary>
@@ -316,7 +322,17 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
     {
         // Its pending pull requests stay: Receive skips them and Reply reports PeerGone.
         _closedIds.Enqueue(connection.Id);
-        if (connection.ReleaseSlot()) Interlocked.Decrement(ref _connectionsActive); // closed before its hang-up was seen
+        if (connection.ReleaseSlot()) ReleaseActive(); // closed before its hang-up was seen
+    }
+
+    /// <summary>
+    /// A connection stops counting once, at its hang-up or its close, whichever comes first: a
+    /// dead client whose handler still runs is not connected, so connections_now (and its peak)
+    /// stay within max_clients, which admission checks against the same count.
+    /// </summary>
+    private void ReleaseActive()
+    {
+        Interlocked.Decrement(ref _connectionsActive);
         Interlocked.Decrement(ref _connectionsNow);
     }
 
@@ -364,7 +380,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
                 {
                     sockets.Remove(tag);
                     if (!c.IsClosed) epoll.Remove(c.Socket);
-                    if (c.MarkHungUp()) Interlocked.Decrement(ref _connectionsActive);
+                    if (c.MarkHungUp()) ReleaseActive();
                 }
             }
             // One accept per wait: a client served while we accepted may have closed and come back
@@ -523,6 +539,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             s.UnknownRoutes += (ulong)Volatile.Read(ref c.UnknownRoutes);
             s.PeerHangups += (ulong)Volatile.Read(ref c.PeerHangups);
             s.IdleClosed += (ulong)Volatile.Read(ref c.IdleClosed);
+            s.ClientLimitHits += (ulong)Volatile.Read(ref c.ClientLimitHits);
         }
         MessagePoolStats m = _messages.GetStats();
         s.BuffersCreated = m.Created;

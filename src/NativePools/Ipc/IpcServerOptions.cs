@@ -10,7 +10,7 @@ public sealed class IpcServerOptions
     public string? Address { get; set; }
     /// <summary>Bytes of each ring (one per direction per connection), a power of two; 0 picks one that holds two maximum messages.</summary>
     public uint RingSize { get; set; }
-    /// <summary>Largest request or response payload; 0 picks 1 MiB.</summary>
+    /// <summary>Largest request or response payload, at least 4 bytes (an error answer's status); 0 picks 1 MiB.</summary>
     public uint MaxMessageSize { get; set; }
     /// <summary>Most connections at once; 0 picks 1024. Further clients are refused with <see cref="NpStatus.ServerFull"/>.</summary>
     public int MaxClients { get; set; }
@@ -22,6 +22,10 @@ public sealed class IpcServerOptions
     public uint SpinMicroseconds { get; set; }
     /// <summary>Most pull-mode requests received and not yet replied to; 0 picks 4096. Beyond it requests wait in their rings.</summary>
     public int MaxPending { get; set; }
+    /// <summary>Most pull-mode requests one client may have pending; 0 picks the smaller of 256 and MaxPending. Beyond it its requests wait in its ring.</summary>
+    public int MaxClientPending { get; set; }
+    /// <summary>Most payload bytes of pull-mode requests one client may have pending (one request always fits); 0 picks 16 MiB.</summary>
+    public long MaxClientPendingBytes { get; set; }
     /// <summary>Peer uids allowed to connect besides the server's own; null or empty: only the server's own uid.</summary>
     public uint[]? AllowedUids { get; set; }
     /// <summary>A name for diagnostics.</summary>
@@ -35,6 +39,10 @@ public sealed class IpcServerOptions
     public const uint DefaultSpinMicroseconds = 200;
     /// <summary>Default most pending pull requests.</summary>
     public const int DefaultMaxPending = 4096;
+    /// <summary>Default most pending pull requests of one client (at most MaxPending).</summary>
+    public const int DefaultMaxClientPending = 256;
+    /// <summary>Default most pending pull-request bytes of one client.</summary>
+    public const long DefaultMaxClientPendingBytes = 16L << 20;
     /// <summary>Largest max_message_size (16 MiB): every message fits one buffer of the server's message pool.</summary>
     public const uint MaxMessageSizeLimit = Messages.MessagePoolOptions.MaxClassSize;
     /// <summary>Most worker threads a server may ask for.</summary>
@@ -49,6 +57,9 @@ public sealed class IpcServerOptions
         uint maxMessage = MaxMessageSize == 0 ? DefaultMaxMessageSize : MaxMessageSize;
         if (maxMessage > MaxMessageSizeLimit)
             return LastError.Set(NpStatus.InvalidArgument, "max_message_size {0} is above the limit {1}", maxMessage, MaxMessageSizeLimit);
+        // An error answer is a 4-byte status record: a smaller maximum could not carry it.
+        if (maxMessage < IpcLayout.ErrorPayloadSize)
+            return LastError.Set(NpStatus.InvalidArgument, "max_message_size {0} is below {1} bytes, the size of an error answer", maxMessage, IpcLayout.ErrorPayloadSize);
         uint ring = RingSize;
         if (ring == 0)
         {
@@ -68,6 +79,12 @@ public sealed class IpcServerOptions
         int maxPending = MaxPending == 0 ? DefaultMaxPending : MaxPending;
         if (maxPending < 0 || maxPending > (1 << 22))
             return LastError.Set(NpStatus.InvalidArgument, "max_pending {0} is out of range 1..{1}", maxPending, 1 << 22);
+        int maxClientPending = MaxClientPending == 0 ? Math.Min(DefaultMaxClientPending, maxPending) : MaxClientPending;
+        if (maxClientPending < 0)
+            return LastError.Set(NpStatus.InvalidArgument, "max_client_pending {0} is negative", maxClientPending);
+        long maxClientBytes = MaxClientPendingBytes == 0 ? DefaultMaxClientPendingBytes : MaxClientPendingBytes;
+        if (maxClientBytes < 0)
+            return LastError.Set(NpStatus.InvalidArgument, "max_client_pending_bytes {0} is negative", maxClientBytes);
         if (SpinMicroseconds > 1_000_000)
             return LastError.Set(NpStatus.InvalidArgument, "spin_us {0} is above one second", SpinMicroseconds);
         resolved.MaxMessageSize = maxMessage;
@@ -75,6 +92,8 @@ public sealed class IpcServerOptions
         resolved.MaxClients = maxClients;
         resolved.WorkerThreads = workers;
         resolved.MaxPending = maxPending;
+        resolved.MaxClientPending = maxClientPending;
+        resolved.MaxClientPendingBytes = maxClientBytes;
         resolved.SpinMicroseconds = SpinMicroseconds == 0 ? DefaultSpinMicroseconds : SpinMicroseconds;
         resolved.AllowedUids = AllowedUids is null ? Array.Empty<uint>() : (uint[])AllowedUids.Clone();
         return ControlSocket.ParseAddress(Address, out _, out _, out _);

@@ -3,9 +3,9 @@ namespace NativePools.Ipc;
 /// <summary>A snapshot of a server's counters (each a recent value while the server runs).</summary>
 public struct IpcServerStats
 {
-    /// <summary>Connections open now.</summary>
+    /// <summary>Clients connected now: one that hung up or died stops counting at once, even while its handler still runs.</summary>
     public ulong ConnectionsNow;
-    /// <summary>Most connections open at once.</summary>
+    /// <summary>Most clients connected at once (at most MaxClients).</summary>
     public ulong ConnectionsPeak;
     /// <summary>Connections accepted since start.</summary>
     public ulong ConnectionsTotal;
@@ -37,6 +37,8 @@ public struct IpcServerStats
     public ulong BuffersCreated;
     /// <summary>Message buffers taken from the pool again after a release.</summary>
     public ulong BuffersReused;
+    /// <summary>Times a client reached its share of pending pull requests or bytes (its further requests waited in its ring).</summary>
+    public ulong ClientLimitHits;
 }
 
 /// <summary>A snapshot of one route's counters.</summary>
@@ -67,6 +69,7 @@ internal sealed class WorkerCounters
     public long UnknownRoutes;
     public long PeerHangups;
     public long IdleClosed;
+    public long ClientLimitHits;
     /// <summary>Per route: [route * RouteFields + field].</summary>
     public readonly long[] Routes;
 

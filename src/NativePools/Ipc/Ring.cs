@@ -187,11 +187,11 @@ internal unsafe struct RingReader
                 Volatile.Write(ref *(ulong*)(_control + IpcLayout.RingHead), _head);
                 continue;
             }
-            if (kind is not (IpcLayout.KindRequest or IpcLayout.KindResponse or IpcLayout.KindError)) return PeekResult.Corrupt;
+            if (kind is not (IpcLayout.KindRequest or IpcLayout.KindResponse or IpcLayout.KindError or IpcLayout.KindServerError)) return PeekResult.Corrupt;
             if (length > _maxPayload) return PeekResult.Corrupt;
             ulong size = IpcLayout.RecordSize(length);
             if (size > toEnd || size > available) return PeekResult.Corrupt;
-            if (kind == IpcLayout.KindError && length != 4) return PeekResult.Corrupt;
+            if (IpcLayout.IsError(kind) && length != IpcLayout.ErrorPayloadSize) return PeekResult.Corrupt;
             record.Payload = header + IpcLayout.RecordHeaderSize;
             record.Length = length;
             record.Kind = kind;

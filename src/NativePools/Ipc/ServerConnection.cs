@@ -41,6 +41,8 @@ internal sealed unsafe class ServerConnection
     public int Slot = -1;             // index in the worker's connection table
     public long LastActivity;         // Environment.TickCount64 of the last request (worker only)
     public int PendingPulls;          // pull requests received and not yet replied (under the server's pull lock)
+    public long PendingBytes;         // their payload bytes (under the server's pull lock)
+    public bool PullLimited;          // worker only: its last pull request waits because the client holds its share
 
     public ServerConnection(ulong id, int socket, int clientDoorbell, byte* mapping, in IpcLayout layout, uint maxMessage, MessagePool messages)
     {
@@ -98,7 +100,8 @@ internal sealed unsafe class ServerConnection
     }
 
     /// <summary>
-    /// Sends a response (kind Response with payload, or Error with a status). Straight into the
+    /// Sends a response (kind Response with payload, Error with a handler's or reply's status,
+    /// ServerError with the server's own status). Straight into the
     /// ring when it has room and nothing is queued before it; otherwise a pooled copy goes to the
     /// outbox, which the worker flushes as the client frees room. Never blocks.
     /// Returns PeerGone when the connection is closed, OutOfMemory when no buffer could be had.
@@ -182,7 +185,7 @@ internal sealed unsafe class ServerConnection
         {
             if (_closed || _broken || _outboxCount == 0) return false;
             ref OutboxEntry e = ref _outbox[_outboxHead];
-            uint length = e.Kind == IpcLayout.KindError ? 4u : e.Length;
+            uint length = IpcLayout.IsError(e.Kind) ? IpcLayout.ErrorPayloadSize : e.Length;
             bool room = _responses.HasRoomFor(length, out bool corrupt);
             if (corrupt) _broken = true;
             return room || corrupt;
@@ -191,11 +194,11 @@ internal sealed unsafe class ServerConnection
 
     private bool TryWriteLocked(ushort kind, ulong requestId, byte* payload, uint length, int status)
     {
-        uint size = kind == IpcLayout.KindError ? 4u : length;
+        uint size = IpcLayout.IsError(kind) ? IpcLayout.ErrorPayloadSize : length;
         byte* slot = _responses.TryReserve(size, out bool corrupt);
         if (corrupt) _broken = true;
         if (slot == null) return false;
-        if (kind == IpcLayout.KindError) *(int*)slot = status;
+        if (IpcLayout.IsError(kind)) *(int*)slot = status;
         else if (length > 0) Buffer.MemoryCopy(payload, slot, length, length);
         _responses.Commit(kind, 0, requestId, size);
         return true;

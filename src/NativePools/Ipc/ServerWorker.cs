@@ -150,22 +150,36 @@ internal sealed unsafe class ServerWorker
                 return true;
             }
             IpcServer.Route? route = _server.RouteById(record.Route);
-            if (route is not null && route.IsPull)
-            {
-                if (!_server.TryQueuePull(c, route, in record)) break; // the pending table is full: leave it in the ring
-                c.Requests.Consume();
-                CountRequest(record.Route, record.Length);
-                continue;
-            }
             uint length = record.Length;
             ulong requestId = record.RequestId;
             ushort routeId = record.Route;
+            if (route is not null && route.IsPull)
+            {
+                PullQueueResult queued = _server.TryQueuePull(c, route, in record);
+                if (queued == PullQueueResult.ClientLimit)
+                {
+                    // Leave it in the ring (the client waits for room there); a reply frees the share and wakes us.
+                    if (!c.PullLimited) Counters.ClientLimitHits++;
+                    c.PullLimited = true;
+                    break;
+                }
+                c.PullLimited = false;
+                if (queued == PullQueueResult.TableFull) break; // leave it in the ring
+                c.Requests.Consume();
+                CountRequest(routeId, length);
+                if (queued == PullQueueResult.Stopped)
+                {
+                    Respond(c, IpcLayout.KindServerError, requestId, null, 0, (int)NpStatus.Shutdown, routeId);
+                    if (c.IsClosed || c.HasOutbox) { consumed++; break; }
+                }
+                continue;
+            }
             if (route is null)
             {
                 c.Requests.Consume();
                 CountRequest(0, length);
                 Counters.UnknownRoutes++;
-                Respond(c, IpcLayout.KindError, requestId, null, 0, (int)NpStatus.UnknownRoute, 0);
+                Respond(c, IpcLayout.KindServerError, requestId, null, 0, (int)NpStatus.UnknownRoute, 0);
             }
             else
             {
@@ -175,7 +189,7 @@ internal sealed unsafe class ServerWorker
                 {
                     c.Requests.Consume();
                     CountRequest(routeId, length);
-                    Respond(c, IpcLayout.KindError, requestId, null, 0, (int)NpStatus.OutOfMemory, routeId);
+                    Respond(c, IpcLayout.KindServerError, requestId, null, 0, (int)NpStatus.OutOfMemory, routeId);
                     continue;
                 }
                 if (length > 0) Buffer.MemoryCopy(record.Payload, request, length, length);
@@ -222,7 +236,7 @@ internal sealed unsafe class ServerWorker
         if (sent != NpStatus.Ok) return; // closed meanwhile, or no memory for the outbox copy: the client sees the hang-up
         Counters.Responses++;
         Counters.BytesOut += length;
-        if (kind == IpcLayout.KindError) Counters.ErrorResponses++;
+        if (IpcLayout.IsError(kind)) Counters.ErrorResponses++;
         int r = routeId * WorkerCounters.RouteFields;
         Counters.Routes[r + WorkerCounters.RouteResponses]++;
         Counters.Routes[r + WorkerCounters.RouteBytesOut] += length;
@@ -241,7 +255,7 @@ internal sealed unsafe class ServerWorker
         {
             ServerConnection? c = _connections[i];
             if (c is null) continue;
-            work = c.HungUp || (c.HasOutbox ? c.OutboxCanMove() : c.Requests.LooksNonEmpty() && !_server.PullTableFull);
+            work = c.HungUp || (c.HasOutbox ? c.OutboxCanMove() : c.Requests.LooksNonEmpty() && !_server.PullTableFull && !c.PullLimited);
         }
         if (!work)
         {
@@ -315,10 +329,16 @@ internal sealed unsafe class ServerWorker
         _server.OnClosed(c);
     }
 
+    /// <summary>While stopping: true once this worker's rings, outboxes and pull requests were all empty at its last look.</summary>
+    public bool Drained => Volatile.Read(ref _drained);
+
+    private bool _drained;
+    private long _closeDeadline; // after the answers: how long an outbox may take to reach a live client
+
     /// <summary>
     /// While stopping: serve until every ring and outbox is empty and every pull request was
-    /// answered, or the drain deadline passed. Then answer whatever is left with Shutdown and
-    /// close all connections. Returns true when the worker is done.
+    /// answered, or the drain deadline passed. Then answer whatever is left with Shutdown, let
+    /// the outboxes reach their clients, and close all connections. Returns true when the worker is done.
     /// </summary>
     private bool FinishDrain()
     {
@@ -331,13 +351,16 @@ internal sealed unsafe class ServerWorker
             c.ServerState = IpcLayout.ServerDraining;
             idle = !c.HasOutbox && !c.Requests.LooksNonEmpty() && Volatile.Read(ref c.PendingPulls) == 0;
         }
+        Volatile.Write(ref _drained, idle);
         if (!idle && !deadline) return false;
         if (!_server.PullAnsweredForShutdown) return false; // IpcServer.Stop answers pending pulls first
+        if (_closeDeadline == 0) _closeDeadline = Environment.TickCount64 + OutboxGraceMs;
+        bool waiting = false;
         for (int i = 0; i < _count; i++)
         {
             ServerConnection? c = _connections[i];
             if (c is null) continue;
-            // Requests nobody will serve get a clear Shutdown (best effort: a full ring is seen as a hang-up).
+            // Requests nobody will serve get a clear Shutdown, each with its own id.
             c.FlushOutbox();
             while (!c.IsBroken && c.Requests.TryPeek(out RecordView r) == PeekResult.Record && r.Kind == IpcLayout.KindRequest)
             {
@@ -346,10 +369,20 @@ internal sealed unsafe class ServerWorker
                 uint length = r.Length;
                 c.Requests.Consume();
                 CountRequest(route, length);
-                Respond(c, IpcLayout.KindError, id, null, 0, (int)NpStatus.Shutdown, route);
+                Respond(c, IpcLayout.KindServerError, id, null, 0, (int)NpStatus.Shutdown, route);
+            }
+            if (c.Requests.ProducerNeedsWake()) Ipc.Doorbell.Ring(c.ClientDoorbell);
+            // Answers still in the outbox reach a client that reads them; closing now would lose them.
+            if (c.HasOutbox && !c.HungUp && !c.IsBroken && Environment.TickCount64 < _closeDeadline)
+            {
+                waiting = true;
+                continue;
             }
             Close(c, IpcLayout.ServerClosed);
         }
-        return true;
+        return !waiting;
     }
+
+    /// <summary>How long, after the stop answered everything, queued answers may wait for a client that reads them.</summary>
+    private const int OutboxGraceMs = 1000;
 }

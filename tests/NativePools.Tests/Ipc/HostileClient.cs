@@ -23,7 +23,7 @@ public sealed unsafe class HostileClient : IDisposable
     public const int HeaderServerState = 128;
     public const int RingTail = 0, RingHead = 128, RingProducerWaiting = 384, RingControlSize = 512;
     public const int RecordHeaderSize = 16;
-    public const ushort KindRequest = 1, KindResponse = 2, KindError = 3, KindPadding = 4;
+    public const ushort KindRequest = 1, KindResponse = 2, KindError = 3, KindPadding = 4, KindServerError = 5;
 
     private readonly int _socket, _serverDoorbell, _clientDoorbell;
     private readonly byte* _map;

@@ -220,7 +220,7 @@ public sealed unsafe class HostileClientTests
         {
             h.SendRequest(route, route + 10ul, "xyz"u8);
             var (recordKind, id, payload) = h.ReceiveResponse();
-            Assert.That((recordKind, id), Is.EqualTo((HostileClient.KindError, route + 10ul)), $"route {route}");
+            Assert.That((recordKind, id), Is.EqualTo((HostileClient.KindServerError, route + 10ul)), $"route {route}");
             Assert.That(MemoryMarshal.Read<int>(payload), Is.EqualTo((int)NpStatus.UnknownRoute), $"route {route}");
         }
         h.SendRequest((ushort)TestIpcServers.SumRoute, 1, "ok"u8);

@@ -57,6 +57,8 @@ public unsafe struct NpServerOptions
     public uint* allowed_uids;
     public byte* address;
     public byte* name;
+    public uint max_client_pending;
+    public uint max_client_pending_bytes;
 }
 
 /// <summary>np_server_stats.</summary>
@@ -82,6 +84,7 @@ public struct NpServerStats
     public ulong pending_requests;
     public ulong buffers_created;
     public ulong buffers_reused;
+    public ulong client_limit_hits;
 }
 
 /// <summary>np_route_stats.</summary>

@@ -121,7 +121,7 @@ public sealed unsafe class NativeIpcBadInputTests
 
         rows.Add(new("get_stats(NULL)", NpStatus.NullPointer, () => np_server_get_stats(server, null)));
         rows.Add(new("get_stats(struct_size 0)", NpStatus.UnsupportedStructSize, () => { var s = new NpServerStats(); return np_server_get_stats(server, &s); }));
-        rows.Add(new("get_stats(struct_size - 8)", NpStatus.UnsupportedStructSize, () => { var s = new NpServerStats { struct_size = (uint)sizeof(NpServerStats) - 8 }; return np_server_get_stats(server, &s); }));
+        rows.Add(new("get_stats(struct_size - 4)", NpStatus.UnsupportedStructSize, () => { var s = new NpServerStats { struct_size = (uint)sizeof(NpServerStats) - 4 }; return np_server_get_stats(server, &s); }));
         rows.Add(new("get_route_stats(NULL)", NpStatus.NullPointer, () => np_server_get_route_stats(server, sum, null)));
         rows.Add(new("get_route_stats(struct_size 1)", NpStatus.UnsupportedStructSize, () => { var s = new NpRouteStats { struct_size = 1 }; return np_server_get_route_stats(server, sum, &s); }));
         rows.Add(new("get_route_stats(route 0)", NpStatus.UnknownRoute, () => { var s = new NpRouteStats { struct_size = (uint)sizeof(NpRouteStats) }; return np_server_get_route_stats(server, 0, &s); }));
@@ -277,6 +277,7 @@ public sealed unsafe class NativeIpcBadInputTests
         Assert.That(o.struct_size, Is.EqualTo((uint)sizeof(NpServerOptions)), "np_server_options_init writes sizeof(np_server_options)");
         Assert.That((o.ring_size, o.max_message_size, o.max_clients, o.worker_threads, o.spin_us, o.max_pending, o.allowed_uid_count, o.reserved),
             Is.EqualTo((0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u)), "every size 0 = its default");
+        Assert.That((o.max_client_pending, o.max_client_pending_bytes), Is.EqualTo((0u, 0u)), "the appended sizes too");
         Assert.That(o.address == null && o.name == null && o.allowed_uids == null, Is.True, "pointers cleared");
         NpServerStats s = NativeIpc.Stats(_server);
         Assert.That(s.struct_size, Is.EqualTo((uint)sizeof(NpServerStats)));

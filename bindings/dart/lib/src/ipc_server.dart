@@ -114,8 +114,10 @@ final class IpcServer {
   /// response, NP_DEFAULT_MAX_MESSAGE_SIZE), [maxClients] (1024),
   /// [workerThreads] (1), [idleTimeoutMs] (0: never close idle
   /// connections), [spinUs] (200), [maxPending] (pull requests received and
-  /// not yet answered, 4096; beyond it requests wait in their rings).
-  /// [allowedUids] are peer uids allowed besides the server's own. [name]
+  /// not yet answered, 4096; beyond it requests wait in their rings),
+  /// [maxClientPending] and [maxClientPendingBytes] (one client's share of
+  /// them: 256 or max_pending, and 16 MiB; beyond it that client's requests
+  /// wait in its ring). [allowedUids] are peer uids allowed besides the server's own. [name]
   /// shows in the library's diagnostics.
   ///
   /// Negative numbers (or numbers above 2^32 - 1) throw [RangeError];
@@ -130,6 +132,8 @@ final class IpcServer {
     int idleTimeoutMs = 0,
     int spinUs = 0,
     int maxPending = 0,
+    int maxClientPending = 0,
+    int maxClientPendingBytes = 0,
     List<int> allowedUids = const [],
     String? name,
     NativePools? library,
@@ -141,6 +145,8 @@ final class IpcServer {
     checkUint32(idleTimeoutMs, 'idleTimeoutMs');
     checkUint32(spinUs, 'spinUs');
     checkUint32(maxPending, 'maxPending');
+    checkUint32(maxClientPending, 'maxClientPending');
+    checkUint32(maxClientPendingBytes, 'maxClientPendingBytes');
     for (final uid in allowedUids) {
       checkUint32(uid, 'allowedUids');
     }
@@ -157,6 +163,8 @@ final class IpcServer {
         ..idle_timeout_ms = idleTimeoutMs
         ..spin_us = spinUs
         ..max_pending = maxPending
+        ..max_client_pending = maxClientPending
+        ..max_client_pending_bytes = maxClientPendingBytes
         ..address = address.toNativeUtf8(allocator: arena).cast();
       if (allowedUids.isNotEmpty) {
         final uids = arena<Uint32>(allowedUids.length);

@@ -23,7 +23,8 @@ final class IpcServerStats {
         idleClosed = s.idle_closed,
         pendingRequests = s.pending_requests,
         buffersCreated = s.buffers_created,
-        buffersReused = s.buffers_reused;
+        buffersReused = s.buffers_reused,
+        clientLimitHits = s.client_limit_hits;
 
   /// Connections open now.
   final int connectionsNow;
@@ -77,6 +78,10 @@ final class IpcServerStats {
 
   /// Message buffers taken again after a release.
   final int buffersReused;
+
+  /// Times a client reached its share of pending pull requests or bytes
+  /// (its further requests waited in its ring).
+  final int clientLimitHits;
 
   /// [buffersReused] / ([buffersCreated] + [buffersReused]): the share of
   /// message buffers that came back from the pool rather than fresh memory;

@@ -132,6 +132,10 @@ const int NP_E_HANDLER_FAILED = -24;
 /// The address is already in use by a live server.
 const int NP_E_ADDRESS_IN_USE = -25;
 
+/// The server's process runs under a uid this client does not trust (checked with SO_PEERCRED
+/// before any data is read).
+const int NP_E_UNTRUSTED_PEER = -26;
+
 /// The C name of each status code.
 const Map<int, String> STATUS_NAMES = <int, String>{
   0: 'NP_OK',
@@ -160,6 +164,7 @@ const Map<int, String> STATUS_NAMES = <int, String>{
   -23: 'NP_E_IO',
   -24: 'NP_E_HANDLER_FAILED',
   -25: 'NP_E_ADDRESS_IN_USE',
+  -26: 'NP_E_UNTRUSTED_PEER',
 };
 
 // -------------------------------------------------------------------------------------------------
@@ -430,7 +435,7 @@ final class np_pool_validation extends Struct {
 }
 
 // -------------------------------------------------------------------------------------------------
-// np_server_options (64 bytes)
+// np_server_options (72 bytes)
 // -------------------------------------------------------------------------------------------------
 
 /// How a server is shaped. Fill with np_server_options_init(), then set address and adjust.
@@ -444,8 +449,8 @@ final class np_server_options extends Struct {
   @Uint32()
   external int ring_size;
 
-  /// Largest request or response payload, at most NP_MAX_MESSAGE_SIZE; 0 picks
-  /// NP_DEFAULT_MAX_MESSAGE_SIZE.
+  /// Largest request or response payload, from 4 (an error answer's status) to NP_MAX_MESSAGE_SIZE;
+  /// 0 picks NP_DEFAULT_MAX_MESSAGE_SIZE.
   @Uint32()
   external int max_message_size;
 
@@ -489,10 +494,39 @@ final class np_server_options extends Struct {
 
   /// Optional name for diagnostics; may be NULL.
   external Pointer<Uint8> name;
+
+  /// Most pull-mode requests one client may have unanswered; 0 picks the smaller of 256 and
+  /// max_pending. Beyond it the client's requests wait in its ring (client_limit_hits counts it).
+  @Uint32()
+  external int max_client_pending;
+
+  /// Most payload bytes of one client's unanswered pull-mode requests (one request always fits); 0
+  /// picks 16 MiB.
+  @Uint32()
+  external int max_client_pending_bytes;
 }
 
 // -------------------------------------------------------------------------------------------------
-// np_server_stats (144 bytes)
+// np_client_options (16 bytes)
+// -------------------------------------------------------------------------------------------------
+
+/// How a client connects. Fill with np_client_options_init(), then adjust.
+final class np_client_options extends Struct {
+  /// sizeof(np_client_options); set by np_client_options_init().
+  @Uint32()
+  external int struct_size;
+
+  /// Entries in allowed_server_uids.
+  @Uint32()
+  external int allowed_server_uid_count;
+
+  /// Server uids trusted besides the client's own (checked with SO_PEERCRED on the connected
+  /// socket); NULL with count 0: own uid only.
+  external Pointer<Uint32> allowed_server_uids;
+}
+
+// -------------------------------------------------------------------------------------------------
+// np_server_stats (152 bytes)
 // -------------------------------------------------------------------------------------------------
 
 /// A snapshot of a server's counters. Set struct_size = sizeof(np_server_stats) before the call.
@@ -505,11 +539,12 @@ final class np_server_stats extends Struct {
   @Uint32()
   external int reserved;
 
-  /// Connections open now.
+  /// Clients connected now: a client that hung up or died stops counting at once, even while its
+  /// handler still runs.
   @Uint64()
   external int connections_now;
 
-  /// Most connections open at once.
+  /// Most clients connected at once (at most max_clients).
   @Uint64()
   external int connections_peak;
 
@@ -572,6 +607,11 @@ final class np_server_stats extends Struct {
   /// Message buffers taken again after a release (reuse).
   @Uint64()
   external int buffers_reused;
+
+  /// Times a client reached its max_client_pending or max_client_pending_bytes (its further pull
+  /// requests waited in its ring).
+  @Uint64()
+  external int client_limit_hits;
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -885,8 +925,9 @@ final class np_msgpool_class_stats extends Struct {
 /// - `response_length`: Receives the number of bytes written to response (at most
 ///   response_capacity).
 ///
-/// Returns: NP_OK to send the response; a negative np_status makes the client's call fail with
-/// NP_E_HANDLER_FAILED.
+/// Returns: NP_OK to send the response; any other status (even one the transport uses itself, such
+/// as NP_E_SHUTDOWN) makes the client's call fail with NP_E_HANDLER_FAILED, its detail message
+/// naming the status.
 ///
 /// Runs on a server worker thread, not on the thread that added the route. It must not call
 /// np_server_stop or np_server_destroy on its own server.
@@ -904,6 +945,12 @@ typedef np_handler_fn = Pointer<NativeFunction<np_handler_fn_native>>;
 
 typedef _np_client_connect_native = Int32 Function(Pointer<Uint8> address, Uint32 timeout_ms, Pointer<Uint64> client);
 typedef _np_client_connect_dart = int Function(Pointer<Uint8> address, int timeout_ms, Pointer<Uint64> client);
+
+typedef _np_client_options_init_native = Int32 Function(Pointer<np_client_options> options);
+typedef _np_client_options_init_dart = int Function(Pointer<np_client_options> options);
+
+typedef _np_client_connect_with_native = Int32 Function(Pointer<Uint8> address, Uint32 timeout_ms, Pointer<np_client_options> options, Pointer<Uint64> client);
+typedef _np_client_connect_with_dart = int Function(Pointer<Uint8> address, int timeout_ms, Pointer<np_client_options> options, Pointer<Uint64> client);
 
 typedef _np_client_close_native = Int32 Function(Uint64 client);
 typedef _np_client_close_dart = int Function(int client);
@@ -1075,14 +1122,31 @@ final class NativePoolsBindings {
   // IPC clients
 
   /// `np_client_connect`: Connects to a server, retrying while nobody listens at the address yet,
-  /// until timeout_ms.
+  /// until timeout_ms. Only a server running under the client's own uid is trusted
+  /// (np_client_connect_with() allows others).
   ///
   /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT (also
   /// when nothing listens at the address in time); NP_E_PEER_GONE when the server closed during the
   /// handshake (it is stopping); NP_E_SHUTDOWN; NP_E_PERMISSION_DENIED (uid not allowed);
-  /// NP_E_SERVER_FULL; NP_E_PROTOCOL when the server's handshake or memory is malformed; NP_E_IO.
+  /// NP_E_SERVER_FULL; NP_E_UNTRUSTED_PEER when the server runs under another uid; NP_E_PROTOCOL
+  /// when the server's handshake or memory is malformed; NP_E_OUT_OF_MEMORY; NP_E_IO.
   late final np_client_connect =
       dynamicLibrary.lookupFunction<_np_client_connect_native, _np_client_connect_dart>('np_client_connect');
+
+  /// `np_client_options_init`: Fills client options with defaults (trust only servers of the
+  /// client's own uid).
+  ///
+  /// Returns: NP_OK, or NP_E_NULL_POINTER.
+  late final np_client_options_init =
+      dynamicLibrary.lookupFunction<_np_client_options_init_native, _np_client_options_init_dart>('np_client_options_init');
+
+  /// `np_client_connect_with`: As np_client_connect(), with options: the server may also run under
+  /// one of options->allowed_server_uids.
+  ///
+  /// Returns: As np_client_connect(); NP_E_UNSUPPORTED_STRUCT_SIZE; NP_E_INVALID_ARGUMENT for more
+  /// than 1024 allowed uids.
+  late final np_client_connect_with =
+      dynamicLibrary.lookupFunction<_np_client_connect_with_native, _np_client_connect_with_dart>('np_client_connect_with');
 
   /// `np_client_close`: Closes the connection; the server sees the hang-up at once. Closing 0 is a
   /// no-op.
@@ -1466,8 +1530,9 @@ final class NativePoolsBindings {
   late final np_server_reply =
       dynamicLibrary.lookupFunction<_np_server_reply_native, _np_server_reply_dart>('np_server_reply');
 
-  /// `np_server_reply_error`: Pull mode: answers a received request with an error; the client's
-  /// call returns NP_E_HANDLER_FAILED and its detail message carries status.
+  /// `np_server_reply_error`: Pull mode: answers a received request with an error. Whatever the
+  /// status, even one the transport uses itself (NP_E_SHUTDOWN, NP_E_UNKNOWN_ROUTE), the client's
+  /// call returns NP_E_HANDLER_FAILED and its detail message names the status.
   ///
   /// Returns: As np_server_reply(); NP_E_INVALID_ARGUMENT when status is not negative.
   late final np_server_reply_error =
