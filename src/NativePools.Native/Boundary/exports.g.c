@@ -31,6 +31,51 @@ NP_BOUNDARY_EXPORT np_status np_client_connect(const char* address, uint32_t tim
     return np_call.np_result;
 }
 
+/* np_client_options_init */
+np_status managed_np_client_options_init(np_client_options* options);
+typedef struct {
+    np_client_options* options;
+    np_status np_result;
+} args_np_client_options_init;
+static void thunk_np_client_options_init(void *np_args)
+{
+    args_np_client_options_init *np_call = (args_np_client_options_init *)np_args;
+    np_call->np_result = managed_np_client_options_init(np_call->options);
+    if (np_call->np_result < 0) np_boundary_capture_failure();
+}
+NP_BOUNDARY_EXPORT np_status np_client_options_init(np_client_options* options)
+{
+    if (NP_BOUNDARY_LIKELY(np_boundary_phase == NP_PHASE_RUNNING) || np_boundary_first_call())
+        return managed_np_client_options_init(options);
+    args_np_client_options_init np_call = { options, NP_E_OUT_OF_MEMORY };
+    np_boundary_run_elsewhere(thunk_np_client_options_init, &np_call);
+    return np_call.np_result;
+}
+
+/* np_client_connect_with */
+np_status managed_np_client_connect_with(const char* address, uint32_t timeout_ms, const np_client_options* options, np_client* client);
+typedef struct {
+    const char* address;
+    uint32_t timeout_ms;
+    const np_client_options* options;
+    np_client* client;
+    np_status np_result;
+} args_np_client_connect_with;
+static void thunk_np_client_connect_with(void *np_args)
+{
+    args_np_client_connect_with *np_call = (args_np_client_connect_with *)np_args;
+    np_call->np_result = managed_np_client_connect_with(np_call->address, np_call->timeout_ms, np_call->options, np_call->client);
+    if (np_call->np_result < 0) np_boundary_capture_failure();
+}
+NP_BOUNDARY_EXPORT np_status np_client_connect_with(const char* address, uint32_t timeout_ms, const np_client_options* options, np_client* client)
+{
+    if (NP_BOUNDARY_LIKELY(np_boundary_phase == NP_PHASE_RUNNING) || np_boundary_first_call())
+        return managed_np_client_connect_with(address, timeout_ms, options, client);
+    args_np_client_connect_with np_call = { address, timeout_ms, options, client, NP_E_OUT_OF_MEMORY };
+    np_boundary_run_elsewhere(thunk_np_client_connect_with, &np_call);
+    return np_call.np_result;
+}
+
 /* np_client_close */
 np_status managed_np_client_close(np_client client);
 typedef struct {
