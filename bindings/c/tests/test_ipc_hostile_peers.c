@@ -327,19 +327,20 @@ static void i12_hostile_client_cannot_freeze_its_worker(void)
     np_ipc_child first;
     NP_IPC_SPAWN(&first, "i12-hostile", address);
     NP_IPC_CHILD_LINE(&first, "armed", 30, line, sizeof line);
-    i12_calls(client, echo, 100, 50);
+    const uint32_t calls = NP_SIZE(50u, 2000u);
+    i12_calls(client, echo, 100, calls);
     np_server_stats s;
-    NP_IPC_WAIT_FOR(server, s, s.responses >= 3 + 50 + 2, 10); /* the hostile one's answers were sent too */
+    NP_IPC_WAIT_FOR(server, s, s.responses >= 3 + calls + 2, 10); /* the hostile one's answers were sent too */
     np_ipc_child_tell(&first, "go");
     NP_IPC_CHILD_OK(&first, 30);
     NP_IPC_WAIT_FOR(server, s, s.connections_now == 1, 10); /* the hostile connection is released */
-    i12_calls(client, echo, 200, 10);
+    i12_calls(client, echo, 100 + calls, 10);
 
     /* Another one stays connected, armed, while the server stops. */
     np_ipc_child second;
     NP_IPC_SPAWN(&second, "i12-hostile", address);
     NP_IPC_CHILD_LINE(&second, "armed", 30, line, sizeof line);
-    i12_calls(client, echo, 300, 10);
+    i12_calls(client, echo, 200 + calls, 10);
     i12_stopper stopper = {server, 0, NP_OK};
     pthread_t thread;
     NP_ASSERT_EQ(0, pthread_create(&thread, NULL, i12_stop, &stopper));
@@ -352,7 +353,8 @@ static void i12_hostile_client_cannot_freeze_its_worker(void)
     NP_IPC_CHILD_OK(&second, 30);
     np_ipc_close(client);
     np_ipc_destroy(server);
-    printf("   I12: 2 hostile clients (%s); 73 calls of a client on the same worker served; stop returned\n", line);
+    printf("   I12: 2 hostile clients (%s); %u calls of a client on the same worker served; stop returned\n", line,
+           (unsigned)(23 + calls));
     np_ipc_cleanup();
 }
 
@@ -408,9 +410,9 @@ static void i13_client_stealing_wakeups_stalls_no_one(void)
     NP_IPC_SPAWN(&thief, "i13-thief", address);
     NP_IPC_CHILD_LINE(&thief, "stealing", 30, line, sizeof line);
     /* With two clients on a 1-core budget clients park too. A stolen wake-up leaves the worker in
-     * its 100 ms park timeout: 200 calls would take 20 s if every wake-up were stolen, and take
-     * well under a second when none is. 10 s is the "stalled" line, not a speed check. */
-    enum { CALLS = 200 };
+     * its 100 ms park timeout: the calls would take 100 ms each if every wake-up were stolen, and
+     * well under a millisecond when none is. 50 ms a call is the "stalled" line, not a speed check. */
+    const unsigned CALLS = NP_SIZE(200u, 5000u);
     unsigned slow = 0;
     double start = np_ipc_now();
     for (uint32_t seq = 0; seq < CALLS; seq++) {
@@ -419,13 +421,13 @@ static void i13_client_stealing_wakeups_stalls_no_one(void)
         if (np_ipc_now() - t0 >= 0.09) slow++;
     }
     double took = np_ipc_now() - start;
-    NP_ASSERT_MSG(took < 10.0, "%d calls took %.1f s: %u of them waited out the worker's park timeout (stolen wake-ups)",
+    NP_ASSERT_MSG(took < 0.05 * CALLS, "%u calls took %.1f s: %u of them waited out the worker's park timeout (stolen wake-ups)",
                   CALLS, took, slow);
     np_ipc_child_tell(&thief, "go");
     NP_IPC_CHILD_OK(&thief, 30);
     np_ipc_close(client);
     np_ipc_destroy(server);
-    printf("   I13: a thief (%s); %d parked calls of another client took %.2f s, %u of them >= 90 ms\n", line, CALLS,
+    printf("   I13: a thief (%s); %u parked calls of another client took %.3f s, %u of them >= 90 ms\n", line, CALLS,
            took, slow);
     np_ipc_cleanup();
 }
