@@ -305,7 +305,7 @@ def section_syscalls(doc: dict, res) -> str:
             "Syscalls per call counted by a perf counter on the tracepoint raw_syscalls:sys_enter, inherited by "
             "every thread of each process, over the measured window only (setup and warm-up excluded). The design "
             "promises none while the peer is awake: a side that parks costs a wait syscall (poll / epoll_wait) "
-            "plus the drain of its eventfd, and its peer one doorbell write, so syscalls per call should track "
+            "plus the drain of its doorbell (pipe or socket), and its peer one doorbell write, so syscalls per call should track "
             "parks per call. Preemptions: involuntary context switches per call.\n\n"
             + table(["NativePools", "syscalls/call client / server", "parks/call client / server",
                      "preemptions/call client / server", "wait mode client / server"], rows) + "\n")

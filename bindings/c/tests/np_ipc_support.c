@@ -562,7 +562,9 @@ static const child_role roles[] = {
     {"i01-client", np_ipc_child_i01_client},   {"i02-holder", np_ipc_child_i02_holder},
     {"i03-blocked", np_ipc_child_i03_blocked}, {"i04-server", np_ipc_child_i04_server},
     {"i04-clients", np_ipc_child_i04_clients}, {"i05-clients", np_ipc_child_i05_clients},
-    {"i06-hostile", np_ipc_child_i06_hostile},
+    {"i06-hostile", np_ipc_child_i06_hostile}, {"i12-hostile", np_ipc_child_i12_hostile},
+    {"i13-thief", np_ipc_child_i13_thief},     {"i14-client", np_ipc_child_i14_client},
+    {"i15-server", np_ipc_child_i15_server},
 };
 
 int np_ipc_child_main(int argc, char **argv)

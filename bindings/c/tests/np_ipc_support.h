@@ -189,5 +189,9 @@ int np_ipc_child_i04_server(int argc, char **argv);
 int np_ipc_child_i04_clients(int argc, char **argv);
 int np_ipc_child_i05_clients(int argc, char **argv);
 int np_ipc_child_i06_hostile(int argc, char **argv);
+int np_ipc_child_i12_hostile(int argc, char **argv);
+int np_ipc_child_i13_thief(int argc, char **argv);
+int np_ipc_child_i14_client(int argc, char **argv);
+int np_ipc_child_i15_server(int argc, char **argv);
 
 #endif /* NP_IPC_SUPPORT_H */

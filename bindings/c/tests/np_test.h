@@ -68,6 +68,7 @@ extern const np_test_suite np_suite_ipc_processes;
 extern const np_test_suite np_suite_ipc_faults;
 extern const np_test_suite np_suite_ipc_api;
 extern const np_test_suite np_suite_thread_exit;
+extern const np_test_suite np_suite_ipc_hostile_peers;
 
 /* The child half of H01 (test_hot_path.c), run when the binary is started with --probe-no-syscalls. */
 int np_probe_no_syscalls(void);

@@ -29,6 +29,7 @@ static const np_test_suite *const all_suites[] = {
     &np_suite_ipc_faults,
     &np_suite_ipc_api,
     &np_suite_thread_exit,
+    &np_suite_ipc_hostile_peers,
 };
 
 enum { MESSAGES_SHOWN_PER_TEST = 8, WORKER_STACK_BYTES = 256 * 1024 };

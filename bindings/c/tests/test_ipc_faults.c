@@ -515,7 +515,7 @@ static void i05_stop_with_calls_in_flight(void)
  * its first, valid call proves they are right before any garbage is written.
  */
 #define LAYOUT_MAGIC 0x5049504Eu /* IpcLayout.Magic, "NPIP" */
-#define LAYOUT_VERSION 1u        /* IpcLayout.Version */
+#define LAYOUT_VERSION 2u        /* IpcLayout.Version */
 enum {
     LAYOUT_PAGE = 4096,                /* IpcLayout.PageSize */
     HEADER_MAGIC = 0,                  /* u32 */
@@ -545,7 +545,8 @@ enum {
     KIND_SERVER_ERROR = 5,             /* payload: i32 status of the server's own refusal */
 };
 
-/* IpcLayout.cs, struct Welcome: 64 bytes, sent with SCM_RIGHTS [memfd, server doorbell, client doorbell]. */
+/* IpcLayout.cs, struct Welcome: 64 bytes, sent with SCM_RIGHTS [memfd, read end of the client's doorbell pipe];
+ * then one-byte messages from the client on the socket wake the server. */
 typedef struct welcome_message {
     uint32_t magic, version;
     int32_t status;
@@ -559,7 +560,7 @@ _Static_assert(sizeof(welcome_message) == 64, "the Welcome is 64 bytes");
 static uint64_t record_size(uint64_t payload) { return (payload + RECORD_HEADER + 15) & ~(uint64_t)15; }
 
 typedef struct raw_connection {
-    int socket, server_bell, client_bell;
+    int socket;
     welcome_message welcome;
     uint8_t *map;
     size_t size;
@@ -601,15 +602,14 @@ static void raw_connect(raw_connection *c, const char *address)
     NP_CHILD_CHECK(received == (ssize_t)sizeof c->welcome, "welcome: %zd bytes (errno %d)", received, errno);
     NP_CHILD_CHECK(c->welcome.magic == LAYOUT_MAGIC && c->welcome.version == LAYOUT_VERSION && c->welcome.status == 0,
                    "welcome: magic %x version %u status %d", c->welcome.magic, c->welcome.version, c->welcome.status);
-    int fds[3], count = 0;
+    int fds[4], count = 0;
     for (struct cmsghdr *h = CMSG_FIRSTHDR(&message); h != NULL; h = CMSG_NXTHDR(&message, h)) {
         if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
         int n = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < n && count < 3; i++) memcpy(&fds[count++], CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+        for (int i = 0; i < n && count < 4; i++) memcpy(&fds[count++], CMSG_DATA(h) + i * sizeof(int), sizeof(int));
     }
-    NP_CHILD_CHECK(count == 3, "welcome carried %d descriptors, expected 3", count);
-    c->server_bell = fds[1];
-    c->client_bell = fds[2];
+    NP_CHILD_CHECK(count == 2, "welcome carried %d descriptors, expected 2 (memfd, doorbell)", count);
+    close(fds[1]); /* the server's doorbell for us: this client polls its rings instead */
 
     /* Offsets from (ring size, route count), as IpcLayout's constructor computes them. */
     c->ring = c->welcome.ring_size;
@@ -650,10 +650,11 @@ static uint16_t raw_route(const raw_connection *c, const char *name)
     np_child_fail(13, "no route '%s' in the shared route table", name);
 }
 
+/* A wake-up is one byte on the control socket; a full socket already holds one. */
 static void raw_ring_bell(const raw_connection *c)
 {
-    uint64_t one = 1;
-    NP_CHILD_CHECK(write(c->server_bell, &one, sizeof one) == (ssize_t)sizeof one, "doorbell write: errno %d", errno);
+    char one = 1;
+    NP_CHILD_CHECK(send(c->socket, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 || errno == EAGAIN, "doorbell send: errno %d", errno);
 }
 
 /* Waits (10 s at most) until the request ring has room for `bytes` more from the tail. */

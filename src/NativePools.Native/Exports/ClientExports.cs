@@ -22,7 +22,7 @@ public static unsafe class ClientExports
     /// <param name="address">The server's socket path, or "@name" for the abstract namespace.</param>
     /// <param name="timeout_ms">Longest wait for the server to accept and complete the handshake; 0 tries once.</param>
     /// <param name="client">Receives the new handle (0 on failure).</param>
-    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT (also when nothing listens at the address in time); NP_E_PEER_GONE when the server closed during the handshake (it is stopping); NP_E_SHUTDOWN; NP_E_PERMISSION_DENIED (uid not allowed); NP_E_SERVER_FULL; NP_E_UNTRUSTED_PEER when the server runs under another uid; NP_E_PROTOCOL when the server's handshake or memory is malformed; NP_E_OUT_OF_MEMORY; NP_E_IO.</returns>
+    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_ARGUMENT for a bad address; NP_E_TIMEOUT (also when nothing listens at the address in time); NP_E_PEER_GONE when the server closed during the handshake (it is stopping); NP_E_SHUTDOWN; NP_E_PERMISSION_DENIED (uid not allowed); NP_E_SERVER_FULL; NP_E_UNTRUSTED_PEER when the server runs under another uid; NP_E_PROTOCOL when the server's handshake or memory is malformed; NP_E_OUT_OF_MEMORY; NP_E_IO when this process or the server has no file descriptor left for the connection (the detail message says which) or another system call fails.</returns>
     [UnmanagedCallersOnly(EntryPoint = "managed_np_client_connect")]
     [return: NativeType("np_status")]
     public static int Connect([NativeType("const char*")] byte* address, uint timeout_ms, [NativeType("np_client*")] ulong* client)

@@ -8,8 +8,10 @@ namespace NativePools.Ipc;
 
 /// <summary>
 /// The Unix-domain control socket (SOCK_SEQPACKET: message boundaries, and a hang-up the other
-/// side sees at once when this side dies). It carries one message, the welcome with the memfd
-/// and doorbells attached, then stays open for the connection's life as a liveness signal.
+/// side sees at once when this side dies). It carries one message from the server, the welcome
+/// with the memfd and the client's doorbell pipe attached, then stays open for the connection's
+/// life: its hang-up is the liveness signal, and one-byte messages from the client on it are the
+/// server's doorbell (each side uses only its own end, see <see cref="SocketDoorbell"/>).
 /// </summary>
 internal static unsafe class ControlSocket
 {
@@ -138,12 +140,15 @@ internal static unsafe class ControlSocket
 
     /// <summary>
     /// Receives the welcome and up to <paramref name="maxFds"/> descriptors (any extra ones, or
-    /// any the kernel truncated, are closed). Returns false on a short or malformed message.
+    /// any the kernel truncated, are closed). Returns false on a short or malformed message;
+    /// <paramref name="rightsTruncated"/> then says whether the kernel dropped descriptors
+    /// (MSG_CTRUNC: this process has no descriptor left to receive them in).
     /// </summary>
-    public static bool ReceiveWelcome(int socket, out Welcome welcome, int* fds, int maxFds, out int fdCount)
+    public static bool ReceiveWelcome(int socket, out Welcome welcome, int* fds, int maxFds, out int fdCount, out bool rightsTruncated)
     {
         Welcome w = default;
         fdCount = 0;
+        rightsTruncated = false;
         Libc.IoVec iov = new() { iov_base = &w, iov_len = (nuint)sizeof(Welcome) };
         byte* control = stackalloc byte[128];
         new Span<byte>(control, 128).Clear();
@@ -151,6 +156,7 @@ internal static unsafe class ControlSocket
         nint received = Libc.RecvMsg(socket, &message, Libc.MSG_CMSG_CLOEXEC | Libc.MSG_DONTWAIT);
         welcome = w;
         if (received < 0) return false;
+        rightsTruncated = (message.msg_flags & Libc.MSG_CTRUNC) != 0;
         // Walk the control messages; keep SCM_RIGHTS descriptors, close any beyond maxFds.
         byte* cursor = control;
         byte* end = control + message.msg_controllen;
@@ -188,7 +194,10 @@ internal static unsafe class ControlSocket
             int fd = Libc.Socket(Libc.AF_UNIX, Libc.SOCK_SEQPACKET | Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK, 0);
             if (fd < 0)
             {
-                status = LastError.Set(NpStatus.IoError, "socket() failed (errno {0})", Libc.Errno);
+                int failed = Libc.Errno;
+                status = failed is Libc.EMFILE or Libc.ENFILE
+                    ? LastError.Set(NpStatus.IoError, "no file descriptor left for the connection's socket (errno {0}: this process's RLIMIT_NOFILE or the system's file table is full)", failed)
+                    : LastError.Set(NpStatus.IoError, "socket() failed (errno {0})", failed);
                 return -1;
             }
             if (Libc.Connect(fd, &sockaddr, length) == 0) return fd;

@@ -3,8 +3,10 @@ using NativePools.Platform.Linux;
 namespace NativePools.Ipc;
 
 /// <summary>
-/// An eventfd used to wake a parked peer. Ringing costs a syscall, so senders ring only when
-/// the peer's sleeping flag says it parked (see <see cref="RingWriter"/> and <see cref="RingReader"/>).
+/// A private eventfd that wakes a thread of this process (a worker taking a new connection or a
+/// pull reply, the control thread when the server stops). It never leaves the process: a peer
+/// holding it could clear O_NONBLOCK, fill its counter or drain it. Peers are woken through their
+/// connection's socket instead (see <see cref="SocketDoorbell"/>).
 /// </summary>
 internal static unsafe class Doorbell
 {

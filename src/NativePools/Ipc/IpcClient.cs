@@ -22,7 +22,8 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
     public const uint WaitForever = uint.MaxValue;
 
     private readonly object _lock = new();
-    private readonly int _socket, _serverDoorbell, _clientDoorbell;
+    private readonly int _socket;      // our end of the control socket: the server's hang-up, and our doorbell for the server
+    private readonly int _bell;        // read end of our doorbell pipe: the server writes it to wake us
     private readonly byte* _mapping;
     private readonly long _mappingSize;
     private RingWriter _requests;
@@ -50,11 +51,10 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
     /// <summary>Responses of timed-out calls that arrived later and were dropped.</summary>
     public long LateResponses { get; private set; }
 
-    private IpcClient(int socket, int serverDoorbell, int clientDoorbell, byte* mapping, in IpcLayout layout, in Welcome welcome, Dictionary<string, ushort> routes)
+    private IpcClient(int socket, int bell, byte* mapping, in IpcLayout layout, in Welcome welcome, Dictionary<string, ushort> routes)
     {
         _socket = socket;
-        _serverDoorbell = serverDoorbell;
-        _clientDoorbell = clientDoorbell;
+        _bell = bell;
         _mapping = mapping;
         _mappingSize = layout.TotalSize;
         MaxMessageSize = welcome.MaxMessage;
@@ -93,7 +93,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
             Libc.Close(socket);
             return status;
         }
-        int* fds = stackalloc int[3];
+        int* fds = stackalloc int[2];
         int fdCount = 0;
         byte* mapping = null;
         long mappingSize = 0;
@@ -102,8 +102,10 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
             long remaining = deadline - Environment.TickCount64;
             short ready = ControlSocket.WaitReadable(socket, (int)Math.Clamp(remaining, 0, int.MaxValue));
             if (ready == 0) return LastError.Set(NpStatus.Timeout, "the server accepted but sent no welcome within {0} ms", timeoutMs);
-            if (!ControlSocket.ReceiveWelcome(socket, out Welcome welcome, fds, 3, out fdCount))
-                return LastError.Set((ready & (Libc.POLLHUP | Libc.POLLRDHUP)) != 0 ? NpStatus.PeerGone : NpStatus.ProtocolError,
+            if (!ControlSocket.ReceiveWelcome(socket, out Welcome welcome, fds, 2, out fdCount, out bool truncated))
+                return truncated
+                    ? LastError.Set(NpStatus.IoError, "no file descriptor left to receive the server's shared memory (this process's RLIMIT_NOFILE or the system's file table is full)")
+                    : LastError.Set((ready & (Libc.POLLHUP | Libc.POLLRDHUP)) != 0 ? NpStatus.PeerGone : NpStatus.ProtocolError,
                     "the server closed or sent a malformed welcome (errno {0})", Libc.Errno);
             if (welcome.Magic != IpcLayout.Magic)
                 return LastError.Set(NpStatus.ProtocolError, "the peer's welcome starts with {x0}, not the NativePools magic: it is not a NativePools server", welcome.Magic);
@@ -113,13 +115,18 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
             {
                 NpStatus refused = welcome.Status is (int)NpStatus.PermissionDenied or (int)NpStatus.ServerFull or (int)NpStatus.OutOfMemory or (int)NpStatus.IoError or (int)NpStatus.Shutdown
                     ? (NpStatus)welcome.Status : NpStatus.ProtocolError;
-                return LastError.Set(refused, "the server refused the connection ({0})", welcome.Status);
+                return refused == NpStatus.IoError
+                    ? LastError.Set(refused, "the server refused the connection: it has no file descriptor left for it (its RLIMIT_NOFILE or the system's file table is full)")
+                    : LastError.Set(refused, "the server refused the connection ({0})", welcome.Status);
             }
-            if (fdCount != 3)
-                return LastError.Set(NpStatus.ProtocolError, "the server's welcome carries {0} descriptors, not 3 (shared memory and two doorbells)", fdCount);
+            if (fdCount != 2)
+                return LastError.Set(NpStatus.ProtocolError, "the server's welcome carries {0} descriptors, not 2 (shared memory and a doorbell)", fdCount);
             if (!IpcLayout.Of(welcome.RingSize, welcome.RouteCount, out IpcLayout layout) ||
                 welcome.MaxMessage < IpcLayout.ErrorPayloadSize || IpcLayout.RecordSize(welcome.MaxMessage) > welcome.RingSize)
                 return LastError.Set(NpStatus.ProtocolError, "the server's welcome has impossible sizes (ring {0}, max message {1})", welcome.RingSize, welcome.MaxMessage);
+            // The doorbell must be a pipe: waits poll it and drains read it with RWF_NOWAIT.
+            if (!FileStat.OfFd(fds[1], out FileStat bellStat) || !bellStat.IsFifo)
+                return LastError.Set(NpStatus.ProtocolError, "the server's doorbell is not a pipe");
             // The mapping must be sealed against shrinking, or the server could make our reads fault.
             int seals = Libc.Fcntl(fds[0], Libc.F_GET_SEALS, 0);
             if (seals < 0 || (seals & (Libc.F_SEAL_SHRINK | Libc.F_SEAL_GROW)) != (Libc.F_SEAL_SHRINK | Libc.F_SEAL_GROW) ||
@@ -136,7 +143,8 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
             var routes = ReadRoutes(mapping + layout.RouteTableOffset, layout.RouteCount);
             Libc.Close(fds[0]);
             fds[0] = -1;
-            client = new IpcClient(socket, fds[1], fds[2], mapping, layout, welcome, routes);
+            client = new IpcClient(socket, fds[1], mapping, layout, welcome, routes);
+            fds[1] = -1;
             mapping = null;
             socket = -1;
             fdCount = 0;
@@ -370,7 +378,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
     private void Publish(ushort routeId, ulong id, uint length)
     {
         _requests.Commit(IpcLayout.KindRequest, routeId, id, length);
-        if (_requests.ConsumerNeedsWake()) Doorbell.Ring(_serverDoorbell);
+        if (_requests.ConsumerNeedsWake()) SocketDoorbell.Ring(_socket);
     }
 
     /// <summary>Reserves ring room, spinning then parking until the server frees some.</summary>
@@ -407,7 +415,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         }
     }
 
-    /// <summary>Waits until the response ring has a record: spin, then sleeping flag + recheck + poll on doorbell and socket.</summary>
+    /// <summary>Waits until the response ring has a record: spin, then sleeping flag + recheck + poll on the doorbell and the socket.</summary>
     private NpStatus WaitForResponseLocked(long deadline)
     {
         if (_responses.LooksNonEmpty()) return NpStatus.Ok;
@@ -444,18 +452,27 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         return NpStatus.Ok;
     }
 
-    /// <summary>One bounded sleep on the doorbell and the socket. Ok after a ring (or a spurious wake), else Timeout / PeerGone / Shutdown.</summary>
+    /// <summary>
+    /// One bounded sleep on the doorbell pipe and the socket: a wake-up from the server, or its
+    /// hang-up. Ok after a ring (or a spurious wake), else Timeout / PeerGone / Shutdown. The
+    /// deadline is checked before every sleep and the drain never blocks, so a server that keeps
+    /// the doorbell readable (or empties it under us) only makes the caller recheck its ring until
+    /// the deadline, never wait past it.
+    /// </summary>
     private NpStatus ParkLocked(long deadline, string waitingFor)
     {
         long remaining = deadline - Environment.TickCount64;
         if (remaining <= 0) return LastError.Set(NpStatus.Timeout, "no {s} in time", subject: waitingFor);
         Libc.PollFd* fds = stackalloc Libc.PollFd[2];
-        fds[0] = new Libc.PollFd { fd = _clientDoorbell, events = Libc.POLLIN };
-        fds[1] = new Libc.PollFd { fd = _socket, events = Libc.POLLRDHUP };
+        fds[0] = new Libc.PollFd { fd = _bell, events = Libc.POLLIN };
+        fds[1] = new Libc.PollFd { fd = _socket, events = Libc.POLLRDHUP }; // the server sends nothing on it after the welcome
         int n = Libc.Poll(fds, 2, (int)Math.Min(remaining, 1000));
         if (n <= 0) return NpStatus.Ok; // timeout slice or EINTR: the caller rechecks
-        if ((fds[0].revents & Libc.POLLIN) != 0) Doorbell.Drain(_clientDoorbell);
-        if ((fds[1].revents & (Libc.POLLHUP | Libc.POLLRDHUP | Libc.POLLERR | Libc.POLLNVAL)) != 0 && !_responses.LooksNonEmpty())
+        if ((fds[0].revents & Libc.POLLIN) != 0) PipeDoorbell.Take(_bell);
+        // The server closes both together; either one hung up (or a doorbell whose write end the
+        // server closed) ends the wait, so no closed descriptor keeps poll returning at once.
+        const short gone = Libc.POLLHUP | Libc.POLLRDHUP | Libc.POLLERR | Libc.POLLNVAL;
+        if (((fds[0].revents | fds[1].revents) & gone) != 0 && !_responses.LooksNonEmpty())
         {
             return ServerState != IpcLayout.ServerServing
                 ? LastError.Set(NpStatus.Shutdown, "the server stopped before answering")
@@ -517,7 +534,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
     private void ConsumeLocked()
     {
         _responses.Consume();
-        if (_responses.ProducerNeedsWake()) Doorbell.Ring(_serverDoorbell);
+        if (_responses.ProducerNeedsWake()) SocketDoorbell.Ring(_socket);
     }
 
     private void Abandon(ulong id) => _abandoned.Add(id);
@@ -544,8 +561,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
             if (_closed) return;
             _closed = true;
             Libc.Close(_socket);
-            Libc.Close(_serverDoorbell);
-            Libc.Close(_clientDoorbell);
+            Libc.Close(_bell);
             Libc.Munmap((nint)_mapping, (nuint)_mappingSize);
         }
     }

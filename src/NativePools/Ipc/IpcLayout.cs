@@ -15,7 +15,7 @@ namespace NativePools.Ipc;
 internal readonly struct IpcLayout
 {
     public const uint Magic = 0x5049504E; // "NPIP" little-endian
-    public const uint Version = 1;
+    public const uint Version = 2; // 2: the welcome passes the memfd and the client's doorbell pipe; the client rings on the socket
     public const int PageSize = 4096;
 
     // Connection header fields (page 0). Written by the server before the client maps it,
@@ -111,7 +111,10 @@ internal readonly struct IpcLayout
 
 /// <summary>
 /// The message the server sends on the control socket right after accepting, with the memfd and
-/// the two doorbell eventfds attached (SCM_RIGHTS), or alone with a refusal status.
+/// the read end of the client's doorbell pipe attached (SCM_RIGHTS, in that order), or alone with
+/// a refusal status. After it, the socket carries only the client's one-byte wake-ups for the
+/// server (<see cref="SocketDoorbell"/>); the server wakes the client through the pipe
+/// (<see cref="PipeDoorbell"/>).
 /// </summary>
 internal struct Welcome
 {

@@ -81,6 +81,9 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
     private readonly System.Collections.Concurrent.ConcurrentQueue<ulong> _closedIds = new();
     private int _listenFd = -1;
     private int _acceptorWake = -1;
+    private int _reserveFd = -1;      // closed to accept and refuse a client when the process is out of descriptors
+    private long _refusedNoDescriptor; // clients refused because the server had no descriptor left for them
+    private long _acceptBackoffs;      // times the control thread paused accepting after a persistent accept failure
     private string? _socketPath;
     private int _nextWorker;
     private long _nextConnectionId;
@@ -195,8 +198,9 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             if (fd < 0) return status;
             _listenFd = fd;
             _acceptorWake = Doorbell.Create();
-            _control = _acceptorWake < 0 ? null : Epoll.Create(1024);
-            if (_control is null) return AbortStart(null, 0, "the control thread's doorbell or epoll", Libc.Errno);
+            _reserveFd = _acceptorWake < 0 ? -1 : Doorbell.Create();
+            _control = _reserveFd < 0 ? null : Epoll.Create(1024);
+            if (_control is null) return AbortStart(null, 0, "the control thread's doorbell, reserve descriptor or epoll", Libc.Errno);
             _routeById = _routes.ToArray();
             var workers = new ServerWorker[Options.WorkerThreads];
             for (int i = 0; i < workers.Length; i++)
@@ -215,8 +219,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
                 epoll!.Add(doorbell, Libc.EPOLLIN, 0);
                 workers[i] = new ServerWorker(this, i, epoll, doorbell, response, Options.MaxMessageSize, _routeById.Length);
             }
-            _control.Add(_listenFd, Libc.EPOLLIN, ListenTag);
-            _control.Add(_acceptorWake, Libc.EPOLLIN, WakeTag);
+            _control.Add(_acceptorWake, Libc.EPOLLIN, WakeTag); // the control thread adds the listening socket
             _workers = workers;
             foreach (ServerWorker w in workers) w.Start();
             _acceptor = new Thread(ControlLoop) { IsBackground = true, Name = "nativepools-ipc-control" };
@@ -236,6 +239,8 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         _control = null;
         if (_acceptorWake >= 0) Libc.Close(_acceptorWake);
         _acceptorWake = -1;
+        if (_reserveFd >= 0) Libc.Close(_reserveFd);
+        _reserveFd = -1;
         Libc.Close(_listenFd);
         _listenFd = -1;
         UnlinkSocketPath();
@@ -293,6 +298,8 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         _control!.Dispose();
         Libc.Close(_listenFd);
         Libc.Close(_acceptorWake);
+        if (_reserveFd >= 0) Libc.Close(_reserveFd);
+        _reserveFd = -1;
         UnlinkSocketPath();
         lock (_lock) _state = State.Stopped;
         _stopped.Set();
@@ -338,10 +345,11 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
 
     private static void RaiseDescriptorLimit(int maxClients)
     {
-        // Each connection holds two descriptors in the server (socket and client doorbell).
+        // Each connection holds three descriptors in the server (its socket and both ends of the
+        // client's doorbell pipe), and a memfd while it is set up.
         Libc.RLimit limit;
         if (Libc.GetRlimit(Libc.RLIMIT_NOFILE, &limit) != 0) return;
-        ulong wanted = (ulong)maxClients * 2 + 256;
+        ulong wanted = (ulong)maxClients * 3 + 256;
         if (limit.rlim_cur >= wanted) return;
         limit.rlim_cur = Math.Min(wanted, limit.rlim_max);
         Libc.SetRlimit(Libc.RLIMIT_NOFILE, &limit);
@@ -353,22 +361,28 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
     /// The control thread: accepts clients and watches every connection's socket for hang-up.
     /// Workers never make a syscall for liveness: a hang-up raises the connection's flag and
     /// rings its worker's doorbell. While the server stops it accepts no one but keeps watching
-    /// until the workers are done.
+    /// until the workers are done. Sockets are watched for hang-up only (EPOLLRDHUP), so the
+    /// doorbell bytes clients send on them never wake this thread.
     /// </summary>
     private void ControlLoop()
     {
         Epoll epoll = _control!;
         var sockets = new Dictionary<ulong, ServerConnection>();
-        bool listening = true;
+        bool listening = false;
+        long resumeAt = 0; // after a persistent accept failure: when to listen again
         while (!_controlStop)
         {
-            if (listening && _stopping)
+            long now = Environment.TickCount64;
+            bool listen = !_stopping && now >= resumeAt;
+            if (listen != listening)
             {
-                epoll.Remove(_listenFd);
-                listening = false;
+                if (listen) epoll.Add(_listenFd, Libc.EPOLLIN, ListenTag);
+                else epoll.Remove(_listenFd);
+                listening = listen;
             }
             while (_closedIds.TryDequeue(out ulong closed)) sockets.Remove(closed);
-            int n = epoll.Wait(1000);
+            if (_reserveFd < 0) _reserveFd = Doorbell.Create(); // spent while out of descriptors: take it back once one is free
+            int n = epoll.Wait(listening || _stopping ? 1000 : (int)Math.Clamp(resumeAt - now, 1, 1000));
             // Hang-ups first: a client that closed and reconnects must not be refused for its own old slot.
             bool accept = false;
             for (int e = 0; e < n; e++)
@@ -389,17 +403,51 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             if (accept && !_stopping)
             {
                 int socket = Libc.Accept4(_listenFd, null, null, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
-                if (socket < 0) continue;
+                if (socket < 0)
+                {
+                    if (!AcceptFailed(Libc.Errno)) resumeAt = Environment.TickCount64 + AcceptBackoffMs;
+                    continue;
+                }
                 ServerConnection? admitted = null;
                 try { admitted = Admit(socket); }
                 catch (Exception) { Libc.Close(socket); Interlocked.Increment(ref _connectionsRejected); }
                 if (admitted is null) continue;
                 sockets[admitted.Id] = admitted;
-                // Hang-up only: the server never reads the socket, so data must not wake us.
+                // Hang-up only: doorbell bytes on this socket are the worker's (its own epoll), not ours.
                 epoll.Add(admitted.Socket, Libc.EPOLLRDHUP, admitted.Id);
                 admitted.Worker!.Adopt(admitted);
             }
         }
+    }
+
+    /// <summary>How long the control thread stops accepting after an accept failure it cannot answer.</summary>
+    private const int AcceptBackoffMs = 100;
+
+    /// <summary>
+    /// After accept4 failed: true when the control thread may go on accepting at once. A client
+    /// that gave up (ECONNABORTED) or a spurious wake-up (EAGAIN, EINTR) costs nothing. Out of
+    /// descriptors (EMFILE, ENFILE), the reserve descriptor is closed to take the next client
+    /// and refuse it with IoError, so it learns why and the backlog empties instead of keeping
+    /// the listening socket readable (a busy loop). Anything else, or no reserve to give, pauses
+    /// accepting for <see cref="AcceptBackoffMs"/> while hang-ups and stop are still watched.
+    /// </summary>
+    private bool AcceptFailed(int errno)
+    {
+        if (errno is Libc.EAGAIN or Libc.EINTR or Libc.ECONNABORTED or Libc.EPROTO) return true;
+        bool answered = false;
+        if ((errno is Libc.EMFILE or Libc.ENFILE) && _reserveFd >= 0)
+        {
+            Libc.Close(_reserveFd);
+            int socket = Libc.Accept4(_listenFd, null, null, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
+            if (socket >= 0)
+            {
+                RefuseNoDescriptor(socket);
+                answered = true;
+            }
+            _reserveFd = Doorbell.Create(); // -1 while the process stays out of descriptors: the next failure backs off
+        }
+        if (!answered) Interlocked.Increment(ref _acceptBackoffs);
+        return answered && _reserveFd >= 0;
     }
 
     /// <summary>Checks the peer, builds its shared mapping, sends the welcome and hands the connection to a worker.</summary>
@@ -417,12 +465,24 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             return null;
         }
         IpcLayout.Of(Options.RingSize, (uint)_routeById.Length, out IpcLayout layout);
-        int memfd = -1, clientDoorbell = -1;
+        int memfd = -1;
+        int* bell = stackalloc int[2] { -1, -1 }; // the client's doorbell pipe: [0] read end, [1] write end
         byte* mapping = null;
         try
         {
             byte* name = stackalloc byte[] { (byte)'n', (byte)'p', (byte)'-', (byte)'i', (byte)'p', (byte)'c', 0 };
             memfd = Libc.MemfdCreate(name, Libc.MFD_CLOEXEC | Libc.MFD_ALLOW_SEALING);
+            if (memfd < 0 && Libc.Errno is Libc.EMFILE or Libc.ENFILE)
+            {
+                RefuseNoDescriptor(socket);
+                return null;
+            }
+            if (memfd >= 0 && !PipeDoorbell.Create(bell))
+            {
+                if (Libc.Errno is Libc.EMFILE or Libc.ENFILE) RefuseNoDescriptor(socket);
+                else Refuse(socket, NpStatus.OutOfMemory);
+                return null;
+            }
             if (memfd < 0 || Libc.Ftruncate(memfd, layout.TotalSize) != 0 ||
                 Libc.Fcntl(memfd, Libc.F_ADD_SEALS, Libc.F_SEAL_SHRINK | Libc.F_SEAL_GROW | Libc.F_SEAL_SEAL) != 0)
             {
@@ -437,12 +497,6 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             }
             mapping = (byte*)m;
             WriteHeader(mapping, layout);
-            clientDoorbell = Doorbell.Create();
-            if (clientDoorbell < 0)
-            {
-                Refuse(socket, NpStatus.IoError);
-                return null;
-            }
             ServerWorker worker = _workers[_nextWorker++ % _workers.Length];
             ulong id = (ulong)Interlocked.Increment(ref _nextConnectionId);
             welcome.Status = (int)NpStatus.Ok;
@@ -451,8 +505,10 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             welcome.RouteCount = (uint)layout.RouteCount;
             welcome.ConnectionId = id;
             welcome.SpinMicroseconds = Options.SpinMicroseconds;
-            int* fds = stackalloc int[3] { memfd, worker.Doorbell, clientDoorbell };
-            if (!ControlSocket.SendWelcome(socket, welcome, fds, 3))
+            // The memfd and the read end of the client's doorbell: nothing the server writes or
+            // reads through. The client rings the server on its own end of the socket.
+            int* fds = stackalloc int[2] { memfd, bell[0] };
+            if (!ControlSocket.SendWelcome(socket, welcome, fds, 2))
             {
                 Interlocked.Increment(ref _connectionsRejected);
                 Libc.Close(socket);
@@ -460,9 +516,9 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             }
             Libc.Close(memfd);
             memfd = -1;
-            var connection = new ServerConnection(id, socket, clientDoorbell, mapping, layout, Options.MaxMessageSize, _messages) { Worker = worker };
+            var connection = new ServerConnection(id, socket, bell[1], bell[0], mapping, layout, Options.MaxMessageSize, _messages) { Worker = worker };
             mapping = null;
-            clientDoorbell = -1;
+            bell[0] = bell[1] = -1;
             Interlocked.Increment(ref _connectionsActive);
             long now = Interlocked.Increment(ref _connectionsNow);
             Interlocked.Increment(ref _connectionsTotal);
@@ -473,7 +529,8 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         finally
         {
             if (memfd >= 0) Libc.Close(memfd);
-            if (clientDoorbell >= 0) Libc.Close(clientDoorbell);
+            if (bell[0] >= 0) Libc.Close(bell[0]);
+            if (bell[1] >= 0) Libc.Close(bell[1]);
             if (mapping != null) Libc.Munmap((nint)mapping, (nuint)layout.TotalSize);
         }
     }
@@ -484,6 +541,13 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
         Welcome refusal = new() { Magic = IpcLayout.Magic, Version = IpcLayout.Version, Status = (int)status };
         ControlSocket.SendWelcome(socket, refusal, null, 0);
         Libc.Close(socket);
+    }
+
+    /// <summary>Refuses a client for want of a descriptor (IoError: the client's message names the descriptor limit).</summary>
+    private void RefuseNoDescriptor(int socket)
+    {
+        Interlocked.Increment(ref _refusedNoDescriptor);
+        Refuse(socket, NpStatus.IoError);
     }
 
     private bool UidAllowed(uint uid)
@@ -525,6 +589,8 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
             Responses = (ulong)Interlocked.Read(ref _pullResponses),
             ErrorResponses = (ulong)Interlocked.Read(ref _pullErrorResponses),
             BytesOut = (ulong)Interlocked.Read(ref _pullBytesOut),
+            RefusedNoDescriptor = (ulong)Interlocked.Read(ref _refusedNoDescriptor),
+            AcceptBackoffs = (ulong)Interlocked.Read(ref _acceptBackoffs),
         };
         foreach (ServerWorker w in _workers)
         {

@@ -39,6 +39,10 @@ public struct IpcServerStats
     public ulong BuffersReused;
     /// <summary>Times a client reached its share of pending pull requests or bytes (its further requests waited in its ring).</summary>
     public ulong ClientLimitHits;
+    /// <summary>Clients refused because the server had no file descriptor left for them (also in <see cref="ConnectionsRejected"/>). Core only, not in the C ABI yet.</summary>
+    public ulong RefusedNoDescriptor;
+    /// <summary>Times the control thread paused accepting after an accept failure it could not answer (out of descriptors with no reserve, out of memory). Core only, not in the C ABI yet.</summary>
+    public ulong AcceptBackoffs;
 }
 
 /// <summary>A snapshot of one route's counters.</summary>

@@ -10,7 +10,8 @@ namespace NativePools.Ipc;
 /// the owning worker only), the response ring (written under <see cref="_sendLock"/> by the
 /// worker or by any thread replying in pull mode), and an outbox for responses that found the
 /// ring full. The connection is closed by its worker; senders check <see cref="_closed"/>
-/// under the lock, so nobody writes to a mapping after it is unmapped.
+/// under the lock and ring the client under it too, so nobody writes to a mapping after it is
+/// unmapped or to a doorbell number after it is closed.
 /// </summary>
 internal sealed unsafe class ServerConnection
 {
@@ -24,8 +25,9 @@ internal sealed unsafe class ServerConnection
     }
 
     public readonly ulong Id;
-    public readonly int Socket;
-    public readonly int ClientDoorbell;
+    public readonly int Socket;       // our end of the control socket: liveness, and the client's doorbell for us
+    public readonly int ClientBell;   // write end of the client's doorbell pipe (never leaves the server)
+    private readonly int _clientBellReader; // its read end, kept open so a ring never meets a pipe without readers (SIGPIPE)
     public readonly byte* Mapping;
     public readonly long MappingSize;
     public RingReader Requests;       // worker only
@@ -44,11 +46,12 @@ internal sealed unsafe class ServerConnection
     public long PendingBytes;         // their payload bytes (under the server's pull lock)
     public bool PullLimited;          // worker only: its last pull request waits because the client holds its share
 
-    public ServerConnection(ulong id, int socket, int clientDoorbell, byte* mapping, in IpcLayout layout, uint maxMessage, MessagePool messages)
+    public ServerConnection(ulong id, int socket, int clientBell, int clientBellReader, byte* mapping, in IpcLayout layout, uint maxMessage, MessagePool messages)
     {
         Id = id;
         Socket = socket;
-        ClientDoorbell = clientDoorbell;
+        ClientBell = clientBell;
+        _clientBellReader = clientBellReader;
         Mapping = mapping;
         MappingSize = layout.TotalSize;
         _messages = messages;
@@ -103,19 +106,19 @@ internal sealed unsafe class ServerConnection
     /// Sends a response (kind Response with payload, Error with a handler's or reply's status,
     /// ServerError with the server's own status). Straight into the
     /// ring when it has room and nothing is queued before it; otherwise a pooled copy goes to the
-    /// outbox, which the worker flushes as the client frees room. Never blocks.
+    /// outbox, which the worker flushes as the client frees room. Never blocks (the ring is a write
+    /// to a pipe end only the server holds, with O_NONBLOCK).
     /// Returns PeerGone when the connection is closed, OutOfMemory when no buffer could be had.
     /// </summary>
     public NpStatus Send(ushort kind, ulong requestId, byte* payload, uint length, int status, out bool queued)
     {
         queued = false;
-        bool wake;
         lock (_sendLock)
         {
             if (_closed || _broken) return NpStatus.PeerGone;
             if (_outboxCount == 0 && TryWriteLocked(kind, requestId, payload, length, status))
             {
-                wake = _responses.ConsumerNeedsWake();
+                if (_responses.ConsumerNeedsWake()) PipeDoorbell.Ring(ClientBell);
             }
             else
             {
@@ -132,17 +135,15 @@ internal sealed unsafe class ServerConnection
                 Volatile.Write(ref _outboxCount, _outboxCount + 1);
                 _responses.SetWaiting(true); // the client rings our doorbell once it consumed
                 queued = true;
-                return NpStatus.Ok;
             }
         }
-        if (wake) Doorbell.Ring(ClientDoorbell);
         return NpStatus.Ok;
     }
 
     /// <summary>Moves queued responses into the ring while it has room. Returns true if any moved.</summary>
     public bool FlushOutbox()
     {
-        bool moved = false, wake = false;
+        bool moved = false;
         lock (_sendLock)
         {
             if (_closed || _broken) return false;
@@ -172,9 +173,8 @@ internal sealed unsafe class ServerConnection
                     moved = true;
                 }
             }
-            if (moved) wake = _responses.ConsumerNeedsWake();
+            if (moved && _responses.ConsumerNeedsWake()) PipeDoorbell.Ring(ClientBell);
         }
-        if (wake) Doorbell.Ring(ClientDoorbell);
         return moved;
     }
 
@@ -229,7 +229,8 @@ internal sealed unsafe class ServerConnection
             _outboxCount = 0;
         }
         Libc.Close(Socket);
-        Libc.Close(ClientDoorbell);
+        Libc.Close(ClientBell);
+        Libc.Close(_clientBellReader);
         Libc.Munmap((nint)Mapping, (nuint)MappingSize);
     }
 }

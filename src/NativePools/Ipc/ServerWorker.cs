@@ -9,9 +9,10 @@ namespace NativePools.Ipc;
 
 /// <summary>
 /// One server thread and the connections it owns. It polls their request rings while there is
-/// work, spins a little when there is none, then parks in epoll on its doorbell (which its
-/// clients ring only when they see it parked) and on its connections' sockets (hang-up means
-/// the client is gone). Each request ring has exactly one reader: its worker.
+/// work, spins a little when there is none, then parks in epoll on its connections' sockets
+/// (each client rings its own socket, and only when it sees the worker parked) and on a private
+/// eventfd (new connections, pull replies, stop). Hang-ups come from the control thread. Each
+/// request ring has exactly one reader: its worker.
 /// </summary>
 internal sealed unsafe class ServerWorker
 {
@@ -28,7 +29,7 @@ internal sealed unsafe class ServerWorker
     private readonly uint _bufferSize;
     public readonly WorkerCounters Counters;
     private bool _clientsMaySpin = true; // what this worker's connections were last told
-    public readonly int Doorbell;
+    public readonly int Doorbell;            // private: never passed to a client
 
     public ServerWorker(IpcServer server, int index, Epoll epoll, int doorbell, byte* responseBuffer, uint bufferSize, int routeCount)
     {
@@ -215,7 +216,7 @@ internal sealed unsafe class ServerWorker
         if (consumed > 0)
         {
             progressed = true;
-            if (!c.IsClosed && c.Requests.ProducerNeedsWake()) Ipc.Doorbell.Ring(c.ClientDoorbell);
+            if (!c.IsClosed && c.Requests.ProducerNeedsWake()) PipeDoorbell.Ring(c.ClientBell);
         }
         if (c.IsBroken) Drop(c, protocol: true);
         return progressed;
@@ -267,10 +268,25 @@ internal sealed unsafe class ServerWorker
         for (int i = 0; i < _count; i++) _connections[i]?.Requests.SetSleeping(false);
     }
 
-    /// <summary>Handles what epoll reported: only the doorbell is registered (hang-ups come from the control thread).</summary>
+    /// <summary>
+    /// Takes the wake-ups epoll reported: the private eventfd (tag 0) or a connection's socket (tag
+    /// slot + 1), one wake-up message each. A socket at end of file leaves the epoll (it would
+    /// stay readable); its hang-up reaches the worker through the control thread.
+    /// </summary>
     private void HandleEvents(int n)
     {
-        if (n > 0) Ipc.Doorbell.Drain(Doorbell);
+        for (int e = 0; e < n; e++)
+        {
+            ulong tag = _epoll.DataAt(e);
+            if (tag == 0)
+            {
+                Ipc.Doorbell.Drain(Doorbell);
+                continue;
+            }
+            ulong slot = tag - 1;
+            ServerConnection? c = slot < (ulong)_count ? _connections[slot] : null;
+            if (c is not null && !c.IsClosed && !SocketDoorbell.Take(c.Socket)) _epoll.Remove(c.Socket);
+        }
     }
 
     private void TellClientsWhetherToSpin(bool maySpin)
@@ -296,6 +312,9 @@ internal sealed unsafe class ServerWorker
             }
             _connections[slot] = c;
             c.Slot = slot;
+            // Its doorbell: the client rings its end of the socket. A failed add leaves the
+            // connection served on other wake-ups and park timeouts only.
+            _epoll.Add(c.Socket, Libc.EPOLLIN, (ulong)slot + 1);
             c.ClientsMaySpin = _clientsMaySpin;
             if (_server.IsStopping) c.ServerState = IpcLayout.ServerDraining;
         }

@@ -16,7 +16,8 @@ namespace NativePools.Tests.Native;
 /// </summary>
 public sealed unsafe class HostileClient : IDisposable
 {
-    // Layout constants of protocol version 1.
+    // Layout constants of protocol version 2 (the welcome passes the memfd and the read end of the
+    // client's doorbell pipe; one-byte messages on the control socket wake the server).
     public const uint Magic = 0x5049504E;
     private const int PageSize = 4096;
     private const int RouteEntrySize = 64;
@@ -25,7 +26,7 @@ public sealed unsafe class HostileClient : IDisposable
     public const int RecordHeaderSize = 16;
     public const ushort KindRequest = 1, KindResponse = 2, KindError = 3, KindPadding = 4, KindServerError = 5;
 
-    private readonly int _socket, _serverDoorbell, _clientDoorbell;
+    private readonly int _socket;
     private readonly byte* _map;
     private readonly long _mapSize;
     private readonly long _control, _requestData, _responseData;
@@ -35,11 +36,9 @@ public sealed unsafe class HostileClient : IDisposable
     public uint MaxMessage { get; }
     public uint RouteCount { get; }
 
-    private HostileClient(int socket, int[] fds, uint ringSize, uint maxMessage, uint routeCount)
+    private HostileClient(int socket, int memfd, uint ringSize, uint maxMessage, uint routeCount)
     {
         _socket = socket;
-        _serverDoorbell = fds[1];
-        _clientDoorbell = fds[2];
         RingSize = ringSize;
         MaxMessage = maxMessage;
         RouteCount = routeCount;
@@ -48,13 +47,13 @@ public sealed unsafe class HostileClient : IDisposable
         _requestData = _control + PageSize;
         _responseData = _requestData + ringSize;
         _mapSize = _responseData + ringSize;
-        nint m = mmap(0, (nuint)_mapSize, 3 /* PROT_READ|PROT_WRITE */, 1 /* MAP_SHARED */, fds[0], 0);
-        close(fds[0]);
+        nint m = mmap(0, (nuint)_mapSize, 3 /* PROT_READ|PROT_WRITE */, 1 /* MAP_SHARED */, memfd, 0);
+        close(memfd);
         if (m == -1) throw new InvalidOperationException($"mmap failed: errno {Marshal.GetLastPInvokeError()}");
         _map = (byte*)m;
     }
 
-    /// <summary>Connects to "@name", receives the welcome and its three descriptors, maps the memory.</summary>
+    /// <summary>Connects to "@name", receives the welcome, its memfd and doorbell, maps the memory.</summary>
     public static HostileClient Connect(string address)
     {
         int fd = socket(1 /* AF_UNIX */, 5 /* SOCK_SEQPACKET */ | 0x80000 /* SOCK_CLOEXEC */, 0);
@@ -77,14 +76,14 @@ public sealed unsafe class HostileClient : IDisposable
         nint received = recvmsg(fd, &msg, 0x40000000 /* MSG_CMSG_CLOEXEC */);
         Assert.That(received, Is.EqualTo((nint)64), "a 64-byte welcome");
         Assert.That(*(uint*)welcome, Is.EqualTo(Magic), "welcome magic");
-        Assert.That(*(uint*)(welcome + 4), Is.EqualTo(1u), "protocol version");
+        Assert.That(*(uint*)(welcome + 4), Is.EqualTo(2u), "protocol version");
         Assert.That(*(int*)(welcome + 8), Is.Zero, "welcome status");
         uint ringSize = *(uint*)(welcome + 12), maxMessage = *(uint*)(welcome + 16), routeCount = *(uint*)(welcome + 20);
         // One SCM_RIGHTS control message: cmsg_len, level SOL_SOCKET (1), type SCM_RIGHTS (1), then the fds.
-        Assert.That(*(nuint*)control, Is.EqualTo((nuint)(16 + 12)), "three descriptors");
+        Assert.That(*(nuint*)control, Is.EqualTo((nuint)(16 + 8)), "two descriptors, the memfd and the doorbell");
         Assert.That((*(int*)(control + 8), *(int*)(control + 12)), Is.EqualTo((1, 1)), "SOL_SOCKET / SCM_RIGHTS");
-        int[] fds = [((int*)(control + 16))[0], ((int*)(control + 16))[1], ((int*)(control + 16))[2]];
-        var client = new HostileClient(fd, fds, ringSize, maxMessage, routeCount);
+        close(((int*)(control + 16))[1]); // the server's doorbell for us: this client polls its rings instead
+        var client = new HostileClient(fd, ((int*)(control + 16))[0], ringSize, maxMessage, routeCount);
         Assert.That(*(uint*)client._map, Is.EqualTo(Magic), "the shared header");
         return client;
     }
@@ -121,8 +120,14 @@ public sealed unsafe class HostileClient : IDisposable
     {
         Volatile.Write(ref *(ulong*)(RequestControl + RingTail), tail);
         Interlocked.MemoryBarrier();
-        ulong one = 1;
-        write(_serverDoorbell, &one, 8);
+        RingServer();
+    }
+
+    /// <summary>One wake-up byte on the control socket (MSG_DONTWAIT: a full socket already holds one).</summary>
+    private void RingServer()
+    {
+        byte one = 1;
+        send(_socket, &one, 1, 0x40 /* MSG_DONTWAIT */ | 0x4000 /* MSG_NOSIGNAL */);
     }
 
     /// <summary>Overwrites the response ring's head (the server reads it when it looks for room).</summary>
@@ -185,11 +190,7 @@ public sealed unsafe class HostileClient : IDisposable
                     Volatile.Write(ref *(ulong*)(ResponseControl + RingHead), _responseHead);
                     // As a real client: wake the server when it waits for room in this ring.
                     Interlocked.MemoryBarrier();
-                    if (Volatile.Read(ref *(uint*)(ResponseControl + RingProducerWaiting)) != 0)
-                    {
-                        ulong one = 1;
-                        write(_serverDoorbell, &one, 8);
-                    }
+                    if (Volatile.Read(ref *(uint*)(ResponseControl + RingProducerWaiting)) != 0) RingServer();
                     return (kind, id, payload);
                 }
                 Volatile.Write(ref *(ulong*)(ResponseControl + RingHead), _responseHead);
@@ -222,8 +223,6 @@ public sealed unsafe class HostileClient : IDisposable
     {
         munmap((nint)_map, (nuint)_mapSize);
         close(_socket);
-        close(_serverDoorbell);
-        close(_clientDoorbell);
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -250,6 +249,6 @@ public sealed unsafe class HostileClient : IDisposable
     [DllImport("libc", SetLastError = true)] private static extern int poll(PollFd* fds, nuint count, int timeout);
     [DllImport("libc", SetLastError = true)] private static extern nint mmap(nint address, nuint length, int protection, int flags, int fd, long offset);
     [DllImport("libc", SetLastError = true)] private static extern int munmap(nint address, nuint length);
-    [DllImport("libc", SetLastError = true)] private static extern nint write(int fd, void* buffer, nuint count);
+    [DllImport("libc", SetLastError = true)] private static extern nint send(int fd, void* buffer, nuint length, int flags);
     [DllImport("libc", SetLastError = true)] private static extern int close(int fd);
 }

@@ -38,6 +38,8 @@ internal readonly unsafe struct FileStat
 
     public bool IsDirectory => (Mode & 0xF000) == 0x4000;
 
+    public bool IsFifo => (Mode & 0xF000) == 0x1000;
+
     /// <summary>Permission bits (0777 part).</summary>
     public uint Permissions => Mode & 0x1FF;
 }

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace NativePools.Platform.Linux;
 
 // The libc calls of the IPC core: Unix-domain sockets with SCM_RIGHTS, memfd with seals,
-// eventfd doorbells, epoll and poll. Linux only (x86-64 and arm64 layouts where they differ).
+// pipes and eventfds (wake-ups), epoll and poll. Linux only (x86-64 and arm64 layouts where they differ).
 internal static unsafe partial class Libc
 {
     public const int EINTR = 4;
@@ -12,6 +12,10 @@ internal static unsafe partial class Libc
     public const int EEXIST = 17;
     public const int ECONNREFUSED = 111;
     public const int EINPROGRESS = 115;
+    public const int ENFILE = 23;
+    public const int EMFILE = 24;
+    public const int EPROTO = 71;
+    public const int ECONNABORTED = 103;
 
     public const int AF_UNIX = 1;
     public const int SOCK_SEQPACKET = 5;
@@ -31,9 +35,16 @@ internal static unsafe partial class Libc
     public const uint MFD_ALLOW_SEALING = 2;
     public const int F_ADD_SEALS = 1033;
     public const int F_GET_SEALS = 1034;
+    public const int F_SETPIPE_SZ = 1031;
     public const int F_SEAL_SEAL = 1;
     public const int F_SEAL_SHRINK = 2;
     public const int F_SEAL_GROW = 4;
+
+    public const int O_NONBLOCK = 0x800;
+    public const int O_CLOEXEC = 0x80000;
+    public const int RWF_NOWAIT = 0x8;
+    public const int EOPNOTSUPP = 95;
+    public const int ENOSYS = 38;
 
     public const int EFD_NONBLOCK = 0x800;
     public const int EFD_CLOEXEC = 0x80000;
@@ -133,6 +144,12 @@ internal static unsafe partial class Libc
     [DllImport(Lib, EntryPoint = "recvmsg", SetLastError = true)]
     public static extern nint RecvMsg(int fd, MsgHdr* message, int flags);
 
+    [DllImport(Lib, EntryPoint = "send", SetLastError = true)]
+    public static extern nint Send(int fd, void* buffer, nuint length, int flags);
+
+    [DllImport(Lib, EntryPoint = "recv", SetLastError = true)]
+    public static extern nint Recv(int fd, void* buffer, nuint length, int flags);
+
     [DllImport(Lib, EntryPoint = "getsockopt", SetLastError = true)]
     public static extern int GetSockOpt(int fd, int level, int name, void* value, uint* length);
 
@@ -144,6 +161,12 @@ internal static unsafe partial class Libc
 
     [DllImport(Lib, EntryPoint = "write", SetLastError = true)]
     public static extern nint Write(int fd, void* buffer, nuint count);
+
+    [DllImport(Lib, EntryPoint = "pipe2", SetLastError = true)]
+    public static extern int Pipe2(int* fds, int flags);
+
+    [DllImport(Lib, EntryPoint = "preadv2", SetLastError = true)]
+    public static extern nint PReadV2(int fd, IoVec* iov, int count, long offset, int flags);
 
     [DllImport(Lib, EntryPoint = "memfd_create", SetLastError = true)]
     public static extern int MemfdCreate(byte* name, uint flags);
