@@ -1122,10 +1122,13 @@ np_status np_client_resolve(np_client client, const char* name, uint32_t* route_
  * @param response_length Receives the response's length (or the size needed).
  * @param timeout_ms Longest wait for room and response; 0 returns NP_E_TIMEOUT unless the answer is
  *                   immediate; NP_WAIT_FOREVER.
- * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE;
- *         NP_E_MESSAGE_TOO_LARGE; NP_E_BUFFER_TOO_SMALL; NP_E_TIMEOUT (a late response is dropped);
- *         NP_E_HANDLER_FAILED; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL; NP_E_INVALID_STATE
- *         while pipelined responses are outstanding.
+ * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE (a route id out of
+ *         range, or the server has no such route); NP_E_MESSAGE_TOO_LARGE; NP_E_BUFFER_TOO_SMALL;
+ *         NP_E_TIMEOUT (a late response is dropped); NP_E_HANDLER_FAILED (whatever status the
+ *         handler or the reply chose; the detail message names it); NP_E_OUT_OF_MEMORY when the
+ *         server had no memory for the request; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL when
+ *         the server broke the protocol (then on every later call); NP_E_INVALID_STATE while
+ *         pipelined responses are outstanding or a claim is open.
  */
 np_status np_client_call(np_client client,
                          uint32_t route_id,
@@ -1147,8 +1150,8 @@ np_status np_client_call(np_client client,
  * @param request_id Receives the id its response will carry.
  * @param timeout_ms Longest wait for ring room.
  * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE;
- *         NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_INVALID_STATE
- *         while a claim is open.
+ *         NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL when
+ *         the server broke the protocol; NP_E_INVALID_STATE while a claim is open.
  */
 np_status np_client_send(np_client client,
                          uint32_t route_id,
@@ -1168,8 +1171,11 @@ np_status np_client_send(np_client client,
  * @param response_length Receives the payload length (or the size needed).
  * @param timeout_ms Longest wait.
  * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_BUFFER_TOO_SMALL (stays queued);
- *         NP_E_TIMEOUT; NP_E_HANDLER_FAILED; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_INVALID_STATE when
- *         nothing is outstanding.
+ *         NP_E_TIMEOUT; NP_E_HANDLER_FAILED (whatever status the handler or the reply chose; the
+ *         detail message names it); NP_E_UNKNOWN_ROUTE when the server has no such route;
+ *         NP_E_OUT_OF_MEMORY when the server had no memory for the request; NP_E_PEER_GONE;
+ *         NP_E_SHUTDOWN; NP_E_PROTOCOL when the server broke the protocol; NP_E_INVALID_STATE when
+ *         nothing is outstanding. Each error answer sets request_id.
  */
 np_status np_client_receive(np_client client,
                             uint64_t* request_id,
@@ -1188,8 +1194,8 @@ np_status np_client_receive(np_client client,
  * @param buffer Receives the place to write the payload, valid until commit or abort.
  * @param timeout_ms Longest wait for ring room.
  * @return NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE;
- *         NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_SHUTDOWN; NP_E_INVALID_STATE when a claim is
- *         already open.
+ *         NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL when
+ *         the server broke the protocol; NP_E_INVALID_STATE when a claim is already open.
  */
 np_status np_client_claim(np_client client,
                           uint32_t route_id,

@@ -147,7 +147,7 @@ public static unsafe class ClientExports
     /// <param name="response_capacity">Bytes the buffer holds.</param>
     /// <param name="response_length">Receives the response's length (or the size needed).</param>
     /// <param name="timeout_ms">Longest wait for room and response; 0 returns NP_E_TIMEOUT unless the answer is immediate; NP_WAIT_FOREVER.</param>
-    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE; NP_E_MESSAGE_TOO_LARGE; NP_E_BUFFER_TOO_SMALL; NP_E_TIMEOUT (a late response is dropped); NP_E_HANDLER_FAILED; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL; NP_E_INVALID_STATE while pipelined responses are outstanding.</returns>
+    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE (a route id out of range, or the server has no such route); NP_E_MESSAGE_TOO_LARGE; NP_E_BUFFER_TOO_SMALL; NP_E_TIMEOUT (a late response is dropped); NP_E_HANDLER_FAILED (whatever status the handler or the reply chose; the detail message names it); NP_E_OUT_OF_MEMORY when the server had no memory for the request; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL when the server broke the protocol (then on every later call); NP_E_INVALID_STATE while pipelined responses are outstanding or a claim is open.</returns>
     [UnmanagedCallersOnly(EntryPoint = "managed_np_client_call")]
     [return: NativeType("np_status")]
     public static int Call([NativeType("np_client")] ulong client, uint route_id, [NativeType("const void*")] void* request, uint request_length,
@@ -175,7 +175,7 @@ public static unsafe class ClientExports
     /// <param name="request_length">Payload bytes.</param>
     /// <param name="request_id">Receives the id its response will carry.</param>
     /// <param name="timeout_ms">Longest wait for ring room.</param>
-    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE; NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_INVALID_STATE while a claim is open.</returns>
+    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE; NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL when the server broke the protocol; NP_E_INVALID_STATE while a claim is open.</returns>
     [UnmanagedCallersOnly(EntryPoint = "managed_np_client_send")]
     [return: NativeType("np_status")]
     public static int Send([NativeType("np_client")] ulong client, uint route_id, [NativeType("const void*")] void* request, uint request_length,
@@ -205,7 +205,7 @@ public static unsafe class ClientExports
     /// <param name="response_capacity">Bytes the buffer holds.</param>
     /// <param name="response_length">Receives the payload length (or the size needed).</param>
     /// <param name="timeout_ms">Longest wait.</param>
-    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_BUFFER_TOO_SMALL (stays queued); NP_E_TIMEOUT; NP_E_HANDLER_FAILED; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_INVALID_STATE when nothing is outstanding.</returns>
+    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_BUFFER_TOO_SMALL (stays queued); NP_E_TIMEOUT; NP_E_HANDLER_FAILED (whatever status the handler or the reply chose; the detail message names it); NP_E_UNKNOWN_ROUTE when the server has no such route; NP_E_OUT_OF_MEMORY when the server had no memory for the request; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL when the server broke the protocol; NP_E_INVALID_STATE when nothing is outstanding. Each error answer sets request_id.</returns>
     [UnmanagedCallersOnly(EntryPoint = "managed_np_client_receive")]
     [return: NativeType("np_status")]
     public static int Receive([NativeType("np_client")] ulong client, ulong* request_id, void* response, uint response_capacity,
@@ -237,7 +237,7 @@ public static unsafe class ClientExports
     /// <param name="length">Most bytes the request will have.</param>
     /// <param name="buffer">Receives the place to write the payload, valid until commit or abort.</param>
     /// <param name="timeout_ms">Longest wait for ring room.</param>
-    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE; NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_SHUTDOWN; NP_E_INVALID_STATE when a claim is already open.</returns>
+    /// <returns>NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE; NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL when the server broke the protocol; NP_E_INVALID_STATE when a claim is already open.</returns>
     [UnmanagedCallersOnly(EntryPoint = "managed_np_client_claim")]
     [return: NativeType("np_status")]
     public static int Claim([NativeType("np_client")] ulong client, uint route_id, uint length, void** buffer, uint timeout_ms)

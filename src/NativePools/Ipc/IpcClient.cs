@@ -216,6 +216,7 @@ public sealed unsafe class IpcClient : HandleObject, IDisposable
         lock (_lock)
         {
             if (_closed) return Closed();
+            if (_broken) return LastError.Set(NpStatus.ProtocolError, "this connection was dropped after the server broke the protocol");
             if (_outstanding > 0 || _claimed)
                 return LastError.Set(NpStatus.InvalidState, "{0} pipelined responses are outstanding (or a claim is open): receive them before a call", _outstanding);
             // Checked before sending: a refused call must leave nothing queued behind it.

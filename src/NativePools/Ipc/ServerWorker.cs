@@ -61,12 +61,16 @@ internal sealed unsafe class ServerWorker
 
     /// <summary>
     /// After the thread ended and the control thread (which hands out connections) joined:
-    /// closes connections adopted too late to be served, then the epoll and the doorbell.
+    /// answers and closes connections adopted too late to be served (their clients may have
+    /// sent requests already: the welcome goes out before the hand-over), then closes the epoll
+    /// and the doorbell. The worker's counters have no other writer now.
     /// </summary>
     public void Release()
     {
         while (_arrivals.TryDequeue(out ServerConnection? late))
         {
+            AnswerRingWithShutdown(late);
+            late.FlushOutbox();
             late.MarkClosed(IpcLayout.ServerClosed);
             _server.OnClosed(late);
         }
@@ -379,18 +383,8 @@ internal sealed unsafe class ServerWorker
         {
             ServerConnection? c = _connections[i];
             if (c is null) continue;
-            // Requests nobody will serve get a clear Shutdown, each with its own id.
             c.FlushOutbox();
-            while (!c.IsBroken && c.Requests.TryPeek(out RecordView r) == PeekResult.Record && r.Kind == IpcLayout.KindRequest)
-            {
-                ulong id = r.RequestId;
-                ushort route = _server.RouteById(r.Route) is null ? (ushort)0 : r.Route;
-                uint length = r.Length;
-                c.Requests.Consume();
-                CountRequest(route, length);
-                Respond(c, IpcLayout.KindServerError, id, null, 0, (int)NpStatus.Shutdown, route);
-            }
-            if (c.Requests.ProducerNeedsWake()) Ipc.Doorbell.Ring(c.ClientDoorbell);
+            AnswerRingWithShutdown(c);
             // Answers still in the outbox reach a client that reads them; closing now would lose them.
             if (c.HasOutbox && !c.HungUp && !c.IsBroken && Environment.TickCount64 < _closeDeadline)
             {
@@ -400,6 +394,21 @@ internal sealed unsafe class ServerWorker
             Close(c, IpcLayout.ServerClosed);
         }
         return !waiting;
+    }
+
+    /// <summary>Requests nobody will serve get a clear Shutdown, each with its own id.</summary>
+    private void AnswerRingWithShutdown(ServerConnection c)
+    {
+        while (!c.IsBroken && c.Requests.TryPeek(out RecordView r) == PeekResult.Record && r.Kind == IpcLayout.KindRequest)
+        {
+            ulong id = r.RequestId;
+            ushort route = _server.RouteById(r.Route) is null ? (ushort)0 : r.Route;
+            uint length = r.Length;
+            c.Requests.Consume();
+            CountRequest(route, length);
+            Respond(c, IpcLayout.KindServerError, id, null, 0, (int)NpStatus.Shutdown, route);
+        }
+        if (c.Requests.ProducerNeedsWake()) Ipc.Doorbell.Ring(c.ClientDoorbell);
     }
 
     /// <summary>How long, after the stop answered everything, queued answers may wait for a client that reads them.</summary>

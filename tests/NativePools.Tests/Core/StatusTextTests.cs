@@ -23,7 +23,7 @@ public sealed class StatusTextTests
             Assert.That(names.Add(name), Is.True, $"name '{name}' of {code} is unique");
             Assert.That(messages.Add(message), Is.True, $"message '{message}' of {code} is unique");
         }
-        Assert.That(names, Has.Count.EqualTo(26), "NP_OK and 25 errors");
+        Assert.That(names, Has.Count.EqualTo(27), "NP_OK and 26 errors");
         Assert.That(StatusText.NameString(NpStatus.DoubleFree), Is.EqualTo("NP_E_DOUBLE_FREE"));
         Assert.That(StatusText.NameString(NpStatus.UnsupportedStructSize), Is.EqualTo("NP_E_UNSUPPORTED_STRUCT_SIZE"));
         foreach (int unknown in new[] { 1, StatusText.MinStatus - 1, int.MinValue, int.MaxValue })

@@ -25,6 +25,8 @@ public static unsafe partial class NativeApi
     [LibraryImport(Library)] public static partial int np_server_reply_error(ulong server, ulong token, int status);
 
     [LibraryImport(Library)] public static partial int np_client_connect(byte* address, uint timeout_ms, ulong* client);
+    [LibraryImport(Library)] public static partial int np_client_options_init(NpClientOptions* options);
+    [LibraryImport(Library)] public static partial int np_client_connect_with(byte* address, uint timeout_ms, NpClientOptions* options, ulong* client);
     [LibraryImport(Library)] public static partial int np_client_close(ulong client);
     [LibraryImport(Library)] public static partial int np_client_resolve(ulong client, byte* name, uint* route_id);
     [LibraryImport(Library)]
@@ -59,6 +61,15 @@ public unsafe struct NpServerOptions
     public byte* name;
     public uint max_client_pending;
     public uint max_client_pending_bytes;
+}
+
+/// <summary>np_client_options.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct NpClientOptions
+{
+    public uint struct_size;
+    public uint allowed_server_uid_count;
+    public uint* allowed_server_uids;
 }
 
 /// <summary>np_server_stats.</summary>

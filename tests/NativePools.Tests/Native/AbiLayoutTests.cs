@@ -24,6 +24,7 @@ public sealed unsafe class AbiLayoutTests
         ["np_msgpool_stats"] = typeof(NpMsgPoolStats),
         ["np_msgpool_class_stats"] = typeof(NpMsgPoolClassStats),
         ["np_server_options"] = typeof(NpServerOptions),
+        ["np_client_options"] = typeof(NpClientOptions),
         ["np_server_stats"] = typeof(NpServerStats),
         ["np_route_stats"] = typeof(NpRouteStats),
         ["np_request"] = typeof(NpRequest),

@@ -55,6 +55,7 @@ final class IpcClient {
   /// Throws NP_E_TIMEOUT when no server accepted in time,
   /// NP_E_INVALID_ARGUMENT for a malformed address, NP_E_PERMISSION_DENIED
   /// when the server does not allow this uid, NP_E_SERVER_FULL,
+  /// NP_E_UNTRUSTED_PEER when the server runs under another uid,
   /// NP_E_PROTOCOL, NP_E_IO.
   factory IpcClient.connect(String address,
       {int timeoutMs = 5000, NativePools? library}) {
@@ -171,8 +172,8 @@ final class IpcClient {
   /// answered.
   ///
   /// Throws NP_E_UNKNOWN_ROUTE, NP_E_MESSAGE_TOO_LARGE, NP_E_TIMEOUT,
-  /// NP_E_PEER_GONE, NP_E_SHUTDOWN, NP_E_INVALID_STATE while a claim is
-  /// open.
+  /// NP_E_PEER_GONE, NP_E_SHUTDOWN, NP_E_PROTOCOL, NP_E_INVALID_STATE
+  /// while a claim is open.
   int send(int routeId, Uint8List request, {int timeoutMs = NP_WAIT_FOREVER}) {
     checkUint32(routeId, 'routeId');
     checkUint32(timeoutMs, 'timeoutMs');
@@ -190,10 +191,10 @@ final class IpcClient {
   ///
   /// An error response throws [IpcResponseException] with the id of the
   /// request it answers (NP_E_HANDLER_FAILED, NP_E_SHUTDOWN,
-  /// NP_E_UNKNOWN_ROUTE). Other failures throw [NativePoolsException]:
-  /// NP_E_TIMEOUT (the request stays outstanding: receive again),
-  /// NP_E_PEER_GONE, NP_E_SHUTDOWN, NP_E_INVALID_STATE when nothing is
-  /// outstanding.
+  /// NP_E_UNKNOWN_ROUTE, NP_E_OUT_OF_MEMORY). Other failures throw
+  /// [NativePoolsException]: NP_E_TIMEOUT (the request stays outstanding:
+  /// receive again), NP_E_PEER_GONE, NP_E_SHUTDOWN, NP_E_PROTOCOL,
+  /// NP_E_INVALID_STATE when nothing is outstanding.
   IpcResponse receive({int timeoutMs = NP_WAIT_FOREVER}) {
     checkUint32(timeoutMs, 'timeoutMs');
     final scratch = IpcScratch.current;
@@ -244,7 +245,8 @@ final class IpcClient {
   /// [abort]; the view is invalid after either.
   ///
   /// Throws NP_E_UNKNOWN_ROUTE, NP_E_MESSAGE_TOO_LARGE, NP_E_TIMEOUT,
-  /// NP_E_SHUTDOWN, NP_E_INVALID_STATE when a claim is already open.
+  /// NP_E_PEER_GONE, NP_E_SHUTDOWN, NP_E_PROTOCOL, NP_E_INVALID_STATE when a
+  /// claim is already open.
   Uint8List claim(int routeId, int length, {int timeoutMs = NP_WAIT_FOREVER}) {
     checkUint32(routeId, 'routeId');
     checkUint32(length, 'length');

@@ -1166,10 +1166,13 @@ final class NativePoolsBindings {
   /// caller's buffer; when it does not fit, the call returns NP_E_BUFFER_TOO_SMALL with the size
   /// needed in response_length and the response stays queued for np_client_receive().
   ///
-  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE;
-  /// NP_E_MESSAGE_TOO_LARGE; NP_E_BUFFER_TOO_SMALL; NP_E_TIMEOUT (a late response is dropped);
-  /// NP_E_HANDLER_FAILED; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL; NP_E_INVALID_STATE while
-  /// pipelined responses are outstanding.
+  /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE (a route id out of
+  /// range, or the server has no such route); NP_E_MESSAGE_TOO_LARGE; NP_E_BUFFER_TOO_SMALL;
+  /// NP_E_TIMEOUT (a late response is dropped); NP_E_HANDLER_FAILED (whatever status the handler or
+  /// the reply chose; the detail message names it); NP_E_OUT_OF_MEMORY when the server had no
+  /// memory for the request; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL when the server broke the
+  /// protocol (then on every later call); NP_E_INVALID_STATE while pipelined responses are
+  /// outstanding or a claim is open.
   late final np_client_call =
       dynamicLibrary.lookupFunction<_np_client_call_native, _np_client_call_dart>('np_client_call');
 
@@ -1177,8 +1180,8 @@ final class NativePoolsBindings {
   /// flight). Waits only for ring room.
   ///
   /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE;
-  /// NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_INVALID_STATE while
-  /// a claim is open.
+  /// NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL when the
+  /// server broke the protocol; NP_E_INVALID_STATE while a claim is open.
   late final np_client_send =
       dynamicLibrary.lookupFunction<_np_client_send_native, _np_client_send_dart>('np_client_send');
 
@@ -1186,8 +1189,11 @@ final class NativePoolsBindings {
   /// in the order the server answered. An error response returns its status with request_id set.
   ///
   /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_BUFFER_TOO_SMALL (stays queued);
-  /// NP_E_TIMEOUT; NP_E_HANDLER_FAILED; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_INVALID_STATE when
-  /// nothing is outstanding.
+  /// NP_E_TIMEOUT; NP_E_HANDLER_FAILED (whatever status the handler or the reply chose; the detail
+  /// message names it); NP_E_UNKNOWN_ROUTE when the server has no such route; NP_E_OUT_OF_MEMORY
+  /// when the server had no memory for the request; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL
+  /// when the server broke the protocol; NP_E_INVALID_STATE when nothing is outstanding. Each error
+  /// answer sets request_id.
   late final np_client_receive =
       dynamicLibrary.lookupFunction<_np_client_receive_native, _np_client_receive_dart>('np_client_receive');
 
@@ -1196,8 +1202,8 @@ final class NativePoolsBindings {
   /// np_client_abort().
   ///
   /// Returns: NP_OK; NP_E_NULL_POINTER; NP_E_INVALID_HANDLE; NP_E_UNKNOWN_ROUTE;
-  /// NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_SHUTDOWN; NP_E_INVALID_STATE when a claim is
-  /// already open.
+  /// NP_E_MESSAGE_TOO_LARGE; NP_E_TIMEOUT; NP_E_PEER_GONE; NP_E_SHUTDOWN; NP_E_PROTOCOL when the
+  /// server broke the protocol; NP_E_INVALID_STATE when a claim is already open.
   late final np_client_claim =
       dynamicLibrary.lookupFunction<_np_client_claim_native, _np_client_claim_dart>('np_client_claim');
 
