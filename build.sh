@@ -90,7 +90,9 @@ sync_package_versions() {
 
 generate_bindings() {
   sync_package_versions
-  dotnet build src/NativePools.Bindgen/NativePools.Bindgen.csproj -c Release -nologo -v quiet >/dev/null
+  local built
+  built=$(dotnet build src/NativePools.Bindgen/NativePools.Bindgen.csproj -c Release -nologo -v quiet 2>&1) \
+    || { echo "$built" | grep -E 'error|Error' | sort -u >&2; die "building the managed code failed"; }
   local gen=(dotnet run --no-build -c Release --project src/NativePools.Bindgen -- --root "$ROOT")
   if [ "${CI:-}" = "true" ]; then
     log "checking generated header and bindings are up to date"

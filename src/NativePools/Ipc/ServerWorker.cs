@@ -408,7 +408,7 @@ internal sealed unsafe class ServerWorker
             CountRequest(route, length);
             Respond(c, IpcLayout.KindServerError, id, null, 0, (int)NpStatus.Shutdown, route);
         }
-        if (c.Requests.ProducerNeedsWake()) Ipc.Doorbell.Ring(c.ClientDoorbell);
+        if (c.Requests.ProducerNeedsWake()) PipeDoorbell.Ring(c.ClientBell);
     }
 
     /// <summary>How long, after the stop answered everything, queued answers may wait for a client that reads them.</summary>
