@@ -1061,7 +1061,8 @@ typedef np_status (*np_handler_fn)(void* user_data,
  *         during the handshake (it is stopping); NP_E_SHUTDOWN; NP_E_PERMISSION_DENIED (uid not
  *         allowed); NP_E_SERVER_FULL; NP_E_UNTRUSTED_PEER when the server runs under another uid;
  *         NP_E_PROTOCOL when the server's handshake or memory is malformed; NP_E_OUT_OF_MEMORY;
- *         NP_E_IO.
+ *         NP_E_IO when this process or the server has no file descriptor left for the connection
+ *         (the detail message says which) or another system call fails.
  */
 np_status np_client_connect(const char* address, uint32_t timeout_ms, np_client* client);
 

@@ -54,7 +54,7 @@ def documented_returns() -> dict[str, set[str]]:
 # ------------------------------------------------------------------ the fake server
 #
 # The layout as src/NativePools/Ipc/IpcLayout.cs defines it.
-MAGIC, VERSION, PAGE = 0x5049504E, 1, 4096
+MAGIC, VERSION, PAGE = 0x5049504E, 2, 4096
 RING = 4096
 MAX_MESSAGE = 1024
 ROUTE_TABLE = PAGE
@@ -113,10 +113,11 @@ class FakeServer:
         struct.pack_into("<IIIII", memory, 0, MAGIC, VERSION, RING, MAX_MESSAGE, 1)
         struct.pack_into("<II", memory, ROUTE_TABLE, 1, 1)
         memory[ROUTE_TABLE + 8:ROUTE_TABLE + 9] = b"r"
-        server_bell, client_bell = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK), os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
-        self.fds = [memfd, server_bell, client_bell]
+        # The client's doorbell: a pipe whose read end the welcome passes; the server writes the other.
+        bell_read, bell_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self.fds = [memfd, bell_read, bell_write]
         self.memory = memory
-        socket.send_fds(connection, [welcome], self.fds)
+        socket.send_fds(connection, [welcome], self.fds[:2])
 
     def respond(self, kind: int, request_id: int, payload: bytes) -> None:
         """Writes one record into the response ring and publishes it."""
@@ -127,7 +128,7 @@ class FakeServer:
         self.memory[at + 16:at + 16 + len(payload)] = payload
         self.response_tail += size
         struct.pack_into("<Q", self.memory, RESPONSE_CONTROL + RING_TAIL, self.response_tail)
-        os.eventfd_write(self.fds[2], 1)
+        os.write(self.fds[2], b"\1")
 
     def close(self) -> None:
         if self.thread.is_alive() and self.connection is None:
@@ -447,7 +448,7 @@ class IpcReturnListsAreComplete(unittest.TestCase):
         self.assertIn("not a NativePools server", detail)
         self.assertNotIn("protocol 1, not 1", detail)
         _, detail = self.connect(self.fake("version").address, "NP_E_PROTOCOL")
-        self.assertIn("speaks protocol 7, not 1", detail)
+        self.assertIn(f"speaks protocol 7, not {VERSION}", detail)
         _, detail = self.connect(self.fake("nofds").address, "NP_E_PROTOCOL")
         self.assertIn("descriptors", detail)
         self.assertNotIn("impossible sizes", detail)

@@ -1129,7 +1129,9 @@ final class NativePoolsBindings {
   /// when nothing listens at the address in time); NP_E_PEER_GONE when the server closed during the
   /// handshake (it is stopping); NP_E_SHUTDOWN; NP_E_PERMISSION_DENIED (uid not allowed);
   /// NP_E_SERVER_FULL; NP_E_UNTRUSTED_PEER when the server runs under another uid; NP_E_PROTOCOL
-  /// when the server's handshake or memory is malformed; NP_E_OUT_OF_MEMORY; NP_E_IO.
+  /// when the server's handshake or memory is malformed; NP_E_OUT_OF_MEMORY; NP_E_IO when this
+  /// process or the server has no file descriptor left for the connection (the detail message says
+  /// which) or another system call fails.
   late final np_client_connect =
       dynamicLibrary.lookupFunction<_np_client_connect_native, _np_client_connect_dart>('np_client_connect');
 
