@@ -138,7 +138,17 @@ static void *idle_holder_run(void *raw)
     pthread_mutex_lock(&me->lock);
     me->cached = 1;
     pthread_cond_broadcast(&me->changed);
-    while (!me->release) pthread_cond_wait(&me->changed, &me->lock);
+    /* Woken by the main thread, or ends when the test failed (the main thread then never wakes it). */
+    while (!me->release && !np_test_failed()) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec += 1;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&me->changed, &me->lock, &until);
+    }
     pthread_mutex_unlock(&me->lock);
     return NULL;
 }

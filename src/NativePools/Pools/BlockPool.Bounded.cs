@@ -32,7 +32,7 @@ namespace NativePools.Pools;
 // bound must still take the blocks back from idle threads, which needs this claim anyway.
 public sealed unsafe partial class BlockPool
 {
-    /// <summary>Claims the cache for one operation: its sequence goes from even to odd, unless a thief (or nobody else) holds it.</summary>
+    /// <summary>Claims the cache for one operation (its sequence goes from even to odd); false while another thread taking blocks back holds it.</summary>
     private static bool TryClaim(PoolCache cache, out long sequence)
     {
         sequence = Volatile.Read(ref cache.Sequence);

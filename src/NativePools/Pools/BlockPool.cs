@@ -464,36 +464,52 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     {
         fixed (nint* input = blocks)
         {
-            NpStatus first = NpStatus.Ok;
-            LastErrorRecord firstError = default;
-            bool laterFailed = false;
             int done = 0, i = 0;
-            while (i < blocks.Length)
-            {
-                PoolCache? cache = ThreadCaches.Get(this, _id);
-                if (cache is not null && _callView.Plain)
-                {
-                    int put = PutIntoLoaded(cache, input + i, blocks.Length - i);
-                    i += put;
-                    done += put;
-                    if (i == blocks.Length) break;
-                }
-                // A full magazine, an invalid pointer, flags or a bound, or no cache yet: one block the general way.
-                NpStatus status = FreeSlow(input[i]);
-                if (status == NpStatus.Ok) done++;
-                else if (first == NpStatus.Ok)
-                {
-                    first = status;
-                    firstError = LastError.Save();
-                }
-                else laterFailed = true;
-                i++;
-            }
-            // Later invalid entries overwrote the detail: the status names the first, so does the detail.
-            if (laterFailed) LastError.Restore(firstError);
+            NpStatus first = FreeUntilInvalid(input, blocks.Length, ref i, ref done);
+            if (first != NpStatus.Ok) first = FreeRestAfterInvalid(input, blocks.Length, ref i, ref done, first);
             freed = done;
             return first;
         }
+    }
+
+    /// <summary>
+    /// Frees entries from <paramref name="i"/> on until one is invalid (its status, with
+    /// <paramref name="i"/> past it) or all are done (Ok); <paramref name="done"/> counts the frees.
+    /// </summary>
+    private NpStatus FreeUntilInvalid(nint* input, int length, ref int i, ref int done)
+    {
+        while (i < length)
+        {
+            PoolCache? cache = ThreadCaches.Get(this, _id);
+            if (cache is not null && _callView.Plain)
+            {
+                int put = PutIntoLoaded(cache, input + i, length - i);
+                i += put;
+                done += put;
+                if (i == length) break;
+            }
+            // A full magazine, an invalid pointer, flags or a bound, or no cache yet: one block the general way.
+            NpStatus status = FreeSlow(input[i++]);
+            if (status != NpStatus.Ok) return status;
+            done++;
+        }
+        return NpStatus.Ok;
+    }
+
+    /// <summary>
+    /// The rest of a batch after its first invalid entry: frees the valid ones and, when later
+    /// entries are invalid too, makes the thread's last error the first one's again (the status
+    /// the batch returns names the first).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private NpStatus FreeRestAfterInvalid(nint* input, int length, ref int i, ref int done, NpStatus first)
+    {
+        LastErrorRecord firstError = LastError.Save();
+        bool laterFailed = false;
+        while (i < length)
+            laterFailed |= FreeUntilInvalid(input, length, ref i, ref done) != NpStatus.Ok;
+        if (laterFailed) LastError.Restore(firstError);
+        return first;
     }
 
     /// <summary>Moves valid pointers into the loaded magazine until it is full or one is invalid; returns how many.</summary>
