@@ -599,7 +599,9 @@ typedef struct np_server_stats {
     /** Connections accepted since start. */
     uint64_t connections_total;
 
-    /** Connections refused at the handshake (uid not allowed, server full). */
+    /**
+     * Connections refused at the handshake (uid not allowed, server full, no file descriptor left).
+     */
     uint64_t connections_rejected;
 
     /** Requests read. */
@@ -646,9 +648,20 @@ typedef struct np_server_stats {
      * requests waited in its ring).
      */
     uint64_t client_limit_hits;
+
+    /**
+     * Connections refused because the server had no file descriptor left for them (also in
+     * connections_rejected).
+     */
+    uint64_t refused_no_descriptor;
+
+    /**
+     * Times the server paused accepting for a moment after an accept failure it could not answer.
+     */
+    uint64_t accept_backoffs;
 } np_server_stats;
 
-NP_STATIC_ASSERT(sizeof(np_server_stats) == 152, "np_server_stats: size mismatch");
+NP_STATIC_ASSERT(sizeof(np_server_stats) == 168, "np_server_stats: size mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, struct_size) == 0, "np_server_stats.struct_size: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, reserved) == 4, "np_server_stats.reserved: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, connections_now) == 8, "np_server_stats.connections_now: offset mismatch");
@@ -669,6 +682,8 @@ NP_STATIC_ASSERT(offsetof(np_server_stats, pending_requests) == 120, "np_server_
 NP_STATIC_ASSERT(offsetof(np_server_stats, buffers_created) == 128, "np_server_stats.buffers_created: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, buffers_reused) == 136, "np_server_stats.buffers_reused: offset mismatch");
 NP_STATIC_ASSERT(offsetof(np_server_stats, client_limit_hits) == 144, "np_server_stats.client_limit_hits: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, refused_no_descriptor) == 152, "np_server_stats.refused_no_descriptor: offset mismatch");
+NP_STATIC_ASSERT(offsetof(np_server_stats, accept_backoffs) == 160, "np_server_stats.accept_backoffs: offset mismatch");
 
 /* =================================================================================================
  * np_route_stats

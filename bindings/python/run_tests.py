@@ -10,10 +10,23 @@ Exits non-zero when a test failed or when no test ran. NATIVEPOOLS_LIB overrides
 import argparse
 import os
 import sys
+import threading
 import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+# An exception that ends a thread a test started fails that test: without this, a worker that
+# dies of an unexpected error only prints a traceback and the test can still pass.
+_thread_errors = []
+
+
+def _record_thread_error(args):
+    _thread_errors.append((args.exc_type, args.exc_value, args.exc_traceback))
+    threading.__excepthook__(args)
+
+
+threading.excepthook = _record_thread_error
 
 
 class TimedResult(unittest.TextTestResult):
@@ -31,6 +44,8 @@ class TimedResult(unittest.TextTestResult):
 
     def stopTest(self, test):
         self.durations.append((time.perf_counter() - self._started, test.id()))
+        while _thread_errors:
+            self.addError(test, _thread_errors.pop(0))
         super().stopTest(test)
 
     def addError(self, test, err):

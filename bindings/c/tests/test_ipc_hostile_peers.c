@@ -637,8 +637,9 @@ int np_ipc_child_i15_server(int argc, char **argv)
             memset(&s, 0, sizeof s);
             s.struct_size = sizeof s;
             NP_CHILD_OK(np_server_get_stats(server, &s));
-            np_child_say("cpu %.0f ms over 1 s; connections now %llu, rejected %llu", cpu,
-                         (unsigned long long)s.connections_now, (unsigned long long)s.connections_rejected);
+            np_child_say("cpu %.0f ms over 1 s; connections now %llu, rejected %llu, refused_no_descriptor %llu", cpu,
+                         (unsigned long long)s.connections_now, (unsigned long long)s.connections_rejected,
+                         (unsigned long long)s.refused_no_descriptor);
         } else if (strcmp(line, "stop") == 0) {
             NP_CHILD_OK(np_server_stop(server, 1000));
             NP_CHILD_OK(np_server_destroy(server));
@@ -692,6 +693,11 @@ static void i15_server_out_of_descriptors_does_not_spin(void)
     NP_ASSERT_MSG(cpu < 200, "the server process used %s: its control thread spins on the failing accept", line);
     NP_ASSERT_MSG(refused == NP_E_IO && strstr(detail, "descriptor") != NULL,
                   "a client past the server's descriptors got %s (%s)", np_status_name(refused), detail);
+    /* The refusal is counted where users look: refused_no_descriptor, and within connections_rejected. */
+    const char *counted = strstr(line, "refused_no_descriptor ");
+    NP_ASSERT_MSG(counted != NULL && strtoull(counted + 22, NULL, 10) >= 1, "not counted: %s", line);
+    NP_ASSERT_MSG(strtoull(strstr(line, "rejected ") + 9, NULL, 10) >= strtoull(counted + 22, NULL, 10),
+                  "connections_rejected below refused_no_descriptor: %s", line);
     for (int i = 0; i < ADMITTED; i++) i12_calls(clients[i], echo, 1000 + (uint32_t)i * 10, 2); /* still served */
     for (int i = 0; i < RAW; i++) close(raw[i]);
     /* With descriptors back, clients are admitted again. */

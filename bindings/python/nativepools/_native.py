@@ -465,7 +465,8 @@ class np_server_stats(ctypes.Structure):
         ("connections_peak", ctypes.c_uint64),
         # Connections accepted since start.
         ("connections_total", ctypes.c_uint64),
-        # Connections refused at the handshake (uid not allowed, server full).
+        # Connections refused at the handshake (uid not allowed, server full, no file descriptor
+        # left).
         ("connections_rejected", ctypes.c_uint64),
         # Requests read.
         ("requests", ctypes.c_uint64),
@@ -496,10 +497,16 @@ class np_server_stats(ctypes.Structure):
         # Times a client reached its max_client_pending or max_client_pending_bytes (its further
         # pull requests waited in its ring).
         ("client_limit_hits", ctypes.c_uint64),
+        # Connections refused because the server had no file descriptor left for them (also in
+        # connections_rejected).
+        ("refused_no_descriptor", ctypes.c_uint64),
+        # Times the server paused accepting for a moment after an accept failure it could not
+        # answer.
+        ("accept_backoffs", ctypes.c_uint64),
     ]
 
 
-_expect_layout("sizeof(np_server_stats)", ctypes.sizeof(np_server_stats), 152)
+_expect_layout("sizeof(np_server_stats)", ctypes.sizeof(np_server_stats), 168)
 _expect_layout("offsetof(np_server_stats, struct_size)", np_server_stats.struct_size.offset, 0)
 _expect_layout("offsetof(np_server_stats, reserved)", np_server_stats.reserved.offset, 4)
 _expect_layout("offsetof(np_server_stats, connections_now)", np_server_stats.connections_now.offset, 8)
@@ -520,6 +527,8 @@ _expect_layout("offsetof(np_server_stats, pending_requests)", np_server_stats.pe
 _expect_layout("offsetof(np_server_stats, buffers_created)", np_server_stats.buffers_created.offset, 128)
 _expect_layout("offsetof(np_server_stats, buffers_reused)", np_server_stats.buffers_reused.offset, 136)
 _expect_layout("offsetof(np_server_stats, client_limit_hits)", np_server_stats.client_limit_hits.offset, 144)
+_expect_layout("offsetof(np_server_stats, refused_no_descriptor)", np_server_stats.refused_no_descriptor.offset, 152)
+_expect_layout("offsetof(np_server_stats, accept_backoffs)", np_server_stats.accept_backoffs.offset, 160)
 
 
 class np_route_stats(ctypes.Structure):

@@ -94,6 +94,8 @@ class ServerStats:
     buffers_created: int
     buffers_reused: int
     client_limit_hits: int
+    refused_no_descriptor: int
+    accept_backoffs: int
     reuse_rate: float
 
 

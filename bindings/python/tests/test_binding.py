@@ -134,7 +134,8 @@ class Errors(PoolTestCase):
         mismatches = []
 
         # Each status's own detail: the refusal names the limit, the double free says so.
-        expected_text = {abi.NP_E_POOL_EXHAUSTED: "holds its maximum", abi.NP_E_DOUBLE_FREE: "is not allocated"}
+        expected_text = {abi.NP_E_POOL_EXHAUSTED: "holds its maximum", abi.NP_E_DOUBLE_FREE: "is not allocated",
+                         abi.NP_E_NULL_POINTER: "free of NULL"}
 
         def hammer(expected_status, call):
             for _ in range(2_000):
@@ -143,6 +144,9 @@ class Errors(PoolTestCase):
                 except NativePoolsError as error:
                     if error.status != expected_status or expected_text[expected_status] not in error.detail:
                         mismatches.append((expected_status, error.status, error.detail))
+                except BaseException as error:  # anything else fails the test instead of ending the thread quietly
+                    mismatches.append((expected_status, type(error).__name__, str(error)))
+                    return
                 else:
                     mismatches.append((expected_status, "no error", ""))
 

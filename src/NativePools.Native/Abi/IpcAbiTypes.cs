@@ -85,7 +85,7 @@ public struct ServerStatsAbi
     public ulong connections_peak;
     /// <summary>Connections accepted since start.</summary>
     public ulong connections_total;
-    /// <summary>Connections refused at the handshake (uid not allowed, server full).</summary>
+    /// <summary>Connections refused at the handshake (uid not allowed, server full, no file descriptor left).</summary>
     public ulong connections_rejected;
     /// <summary>Requests read.</summary>
     public ulong requests;
@@ -115,6 +115,10 @@ public struct ServerStatsAbi
     public ulong buffers_reused;
     /// <summary>Times a client reached its max_client_pending or max_client_pending_bytes (its further pull requests waited in its ring).</summary>
     public ulong client_limit_hits;
+    /// <summary>Connections refused because the server had no file descriptor left for them (also in connections_rejected).</summary>
+    public ulong refused_no_descriptor;
+    /// <summary>Times the server paused accepting for a moment after an accept failure it could not answer.</summary>
+    public ulong accept_backoffs;
 }
 
 /// <summary>A snapshot of one route's counters. Set struct_size = sizeof(np_route_stats) before the call.</summary>

@@ -20,7 +20,7 @@ public static unsafe class ServerExports
 
     /// <summary>sizeof(np_server_options) before max_client_pending and max_client_pending_bytes were appended.</summary>
     private const int OptionsSizeBeforeClientBounds = 64;
-    /// <summary>sizeof(np_server_stats) before client_limit_hits was appended.</summary>
+    /// <summary>sizeof(np_server_stats) before client_limit_hits, refused_no_descriptor and accept_backoffs were appended.</summary>
     private const int StatsSizeBeforeClientBounds = 144;
 
     /// <summary>Fills options with defaults (every size 0 = its default); the address must still be set.</summary>
@@ -210,6 +210,8 @@ public static unsafe class ServerExports
                 buffers_created = x.BuffersCreated,
                 buffers_reused = x.BuffersReused,
                 client_limit_hits = x.ClientLimitHits,
+                refused_no_descriptor = x.RefusedNoDescriptor,
+                accept_backoffs = x.AcceptBackoffs,
             };
             // An older caller's struct ends before the appended fields: write only what it has.
             Buffer.MemoryCopy(&full, stats, size, size);

@@ -39,9 +39,9 @@ public struct IpcServerStats
     public ulong BuffersReused;
     /// <summary>Times a client reached its share of pending pull requests or bytes (its further requests waited in its ring).</summary>
     public ulong ClientLimitHits;
-    /// <summary>Clients refused because the server had no file descriptor left for them (also in <see cref="ConnectionsRejected"/>). Core only, not in the C ABI yet.</summary>
+    /// <summary>Clients refused because the server had no file descriptor left for them (also in <see cref="ConnectionsRejected"/>). </summary>
     public ulong RefusedNoDescriptor;
-    /// <summary>Times the control thread paused accepting after an accept failure it could not answer (out of descriptors with no reserve, out of memory). Core only, not in the C ABI yet.</summary>
+    /// <summary>Times the control thread paused accepting after an accept failure it could not answer (out of descriptors with no reserve, out of memory). </summary>
     public ulong AcceptBackoffs;
 }
 

@@ -96,6 +96,8 @@ public struct NpServerStats
     public ulong buffers_created;
     public ulong buffers_reused;
     public ulong client_limit_hits;
+    public ulong refused_no_descriptor;
+    public ulong accept_backoffs;
 }
 
 /// <summary>np_route_stats.</summary>

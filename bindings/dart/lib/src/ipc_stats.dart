@@ -24,7 +24,9 @@ final class IpcServerStats {
         pendingRequests = s.pending_requests,
         buffersCreated = s.buffers_created,
         buffersReused = s.buffers_reused,
-        clientLimitHits = s.client_limit_hits;
+        clientLimitHits = s.client_limit_hits,
+        refusedNoDescriptor = s.refused_no_descriptor,
+        acceptBackoffs = s.accept_backoffs;
 
   /// Connections open now.
   final int connectionsNow;
@@ -82,6 +84,14 @@ final class IpcServerStats {
   /// Times a client reached its share of pending pull requests or bytes
   /// (its further requests waited in its ring).
   final int clientLimitHits;
+
+  /// Connections refused because the server had no file descriptor left for
+  /// them (also in [connectionsRejected]).
+  final int refusedNoDescriptor;
+
+  /// Times the server paused accepting after an accept failure it could not
+  /// answer.
+  final int acceptBackoffs;
 
   /// [buffersReused] / ([buffersCreated] + [buffersReused]): the share of
   /// message buffers that came back from the pool rather than fresh memory;

@@ -526,7 +526,7 @@ final class np_client_options extends Struct {
 }
 
 // -------------------------------------------------------------------------------------------------
-// np_server_stats (152 bytes)
+// np_server_stats (168 bytes)
 // -------------------------------------------------------------------------------------------------
 
 /// A snapshot of a server's counters. Set struct_size = sizeof(np_server_stats) before the call.
@@ -552,7 +552,7 @@ final class np_server_stats extends Struct {
   @Uint64()
   external int connections_total;
 
-  /// Connections refused at the handshake (uid not allowed, server full).
+  /// Connections refused at the handshake (uid not allowed, server full, no file descriptor left).
   @Uint64()
   external int connections_rejected;
 
@@ -612,6 +612,15 @@ final class np_server_stats extends Struct {
   /// requests waited in its ring).
   @Uint64()
   external int client_limit_hits;
+
+  /// Connections refused because the server had no file descriptor left for them (also in
+  /// connections_rejected).
+  @Uint64()
+  external int refused_no_descriptor;
+
+  /// Times the server paused accepting for a moment after an accept failure it could not answer.
+  @Uint64()
+  external int accept_backoffs;
 }
 
 // -------------------------------------------------------------------------------------------------
