@@ -67,7 +67,7 @@ public enum NpStatus : int
 }
 
 /// <summary>Static, NUL-terminated UTF-8 names and messages of <see cref="NpStatus"/> values.</summary>
-public static unsafe class StatusText
+internal static unsafe class StatusText
 {
     /// <summary>The lowest (most negative) status value defined.</summary>
     public const int MinStatus = (int)NpStatus.UntrustedPeer;

@@ -7,7 +7,7 @@ namespace NativePools.Diagnostics;
 /// types (sizes, counts, options fields) print as unsigned, so a huge count never reads as a
 /// negative one. Implicit from every integer type a caller has at hand; allocates nothing.
 /// </summary>
-public readonly struct DetailArg
+internal readonly struct DetailArg
 {
     private readonly ulong _bits;
     private readonly bool _unsigned;

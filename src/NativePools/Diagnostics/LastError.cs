@@ -26,7 +26,7 @@ public static class LastError
     /// <paramref name="template"/> is a constant string with optional {0}, {1} (numbers, in decimal,
     /// unsigned when their type is), {x0} (the first number in hexadecimal) and {s} (subject).
     /// </summary>
-    public static NpStatus Set(NpStatus status, string template, DetailArg arg0 = default, DetailArg arg1 = default, string? subject = null)
+    internal static NpStatus Set(NpStatus status, string template, DetailArg arg0 = default, DetailArg arg1 = default, string? subject = null)
     {
         t_status = status;
         t_template = template;
@@ -37,10 +37,10 @@ public static class LastError
     }
 
     /// <summary>A copy of this thread's last failure, for <see cref="Restore"/>.</summary>
-    public static LastErrorRecord Save() => new(t_status, t_template, t_arg0, t_arg1, t_subject);
+    internal static LastErrorRecord Save() => new(t_status, t_template, t_arg0, t_arg1, t_subject);
 
     /// <summary>Makes a failure saved earlier this thread's last failure again.</summary>
-    public static void Restore(in LastErrorRecord record)
+    internal static void Restore(in LastErrorRecord record)
     {
         t_status = record.Status;
         t_template = record.Template;
@@ -50,7 +50,7 @@ public static class LastError
     }
 
     /// <summary>Forgets the last failure on this thread.</summary>
-    public static void Clear()
+    internal static void Clear()
     {
         t_status = NpStatus.Ok;
         t_template = null;

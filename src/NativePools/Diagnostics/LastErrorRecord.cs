@@ -4,7 +4,7 @@ namespace NativePools.Diagnostics;
 /// A copy of the calling thread's <see cref="LastError"/> (see <see cref="LastError.Save"/>), so a call
 /// that meets several failures can report the one its status names. References and numbers only.
 /// </summary>
-public readonly struct LastErrorRecord(NpStatus status, string? template, DetailArg arg0, DetailArg arg1, string? subject)
+internal readonly struct LastErrorRecord(NpStatus status, string? template, DetailArg arg0, DetailArg arg1, string? subject)
 {
     internal NpStatus Status { get; } = status;
     internal string? Template { get; } = template;

@@ -18,7 +18,7 @@ public abstract class HandleObject
 /// wrong-kind handles all resolve to null instead of a crash.
 /// Lookups take no lock: they read one immutable-length array published with a volatile write.
 /// </summary>
-public sealed class HandleTable<T> where T : HandleObject
+internal sealed class HandleTable<T> where T : HandleObject
 {
     private const int SlotBits = 24;
     private const uint SlotMask = (1u << SlotBits) - 1;

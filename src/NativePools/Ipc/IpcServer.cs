@@ -139,7 +139,7 @@ public sealed unsafe partial class IpcServer : HandleObject, IDisposable
     internal MessagePool Messages => _messages;
 
     /// <summary>True on one of this server's worker threads (inside a handler).</summary>
-    public bool IsWorkerThread
+    internal bool IsWorkerThread
     {
         get
         {

@@ -9,7 +9,7 @@ namespace NativePools.Platform;
 /// PROT_NONE (no commit charge, faults on touch); committing makes pages read/write;
 /// decommitting gives the physical pages back and makes the range fault again.
 /// </summary>
-public static class VirtualMemory
+internal static class VirtualMemory
 {
     /// <summary>The OS page size in bytes.</summary>
     public static readonly nuint PageSize = (nuint)Libc.GetPageSize();

@@ -290,10 +290,10 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     /// so a state remembered (see <see cref="CallingThreadState"/>) is valid only while this count
     /// is the one read when it was remembered.
     /// </summary>
-    public static long DestroyedPools => Volatile.Read(ref *s_destroyedPools);
+    internal static long DestroyedPools => Volatile.Read(ref *s_destroyedPools);
 
     /// <summary>Where <see cref="DestroyedPools"/> lives (never moves, never freed), for code outside .NET that remembers states too.</summary>
-    public static long* DestroyedPoolsCounter => s_destroyedPools;
+    internal static long* DestroyedPoolsCounter => s_destroyedPools;
 
     /// <summary>
     /// The calling thread's cache state for this pool, for a caller that does the common alloc
@@ -303,7 +303,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     /// only, and only until <see cref="DestroyedPools"/> changes (the owner thread's exit ends it
     /// too, but then nothing on that thread can call again).
     /// </summary>
-    public nint CallingThreadState()
+    internal nint CallingThreadState()
     {
         PoolCache? cache = ThreadCaches.Get(this, _id);
         return cache is not null && cache.View.Plain ? (nint)cache.State : 0;
@@ -314,7 +314,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
     /// on (the export layer's C fast path): the byte offsets of the fields it reads and writes
     /// and the block state values, in the order of <see cref="ThreadCacheState.Layout"/>.
     /// </summary>
-    public static long[] CallingThreadStateLayout() => ThreadCacheState.Layout(StateFresh, StateAllocated, StateFree);
+    internal static long[] CallingThreadStateLayout() => ThreadCacheState.Layout(StateFresh, StateAllocated, StateFree);
 
     /// <summary>The common alloc: a block from the thread's loaded magazine, with no lock and no locked instruction.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
