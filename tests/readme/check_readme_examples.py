@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Checks that the README's code examples run exactly as written.
+"""Checks that the code examples of the README and of docs/*.md run exactly as written.
 
-Each example in README.md is preceded by a marker naming the file it must equal:
+Each example is preceded by a marker naming the file it must equal:
 
     <!-- example: bindings/c/examples/hello_pool.c -->
     ```c
@@ -12,6 +12,7 @@ For every marker this compares the block with the file, then compiles (C) or run
 from the repository root) the block's own text against the built library and requires exit
 code 0 and some output.
 """
+import glob
 import os
 import re
 import subprocess
@@ -53,9 +54,12 @@ RUNNERS = {"c": run_c, "python": run_python, "sh": run_sh}
 
 
 def main() -> int:
-    with open(os.path.join(ROOT, "README.md")) as f:
-        readme = f.read()
-    examples = list(MARKER.finditer(readme))
+    # The README and the guides under docs/ (the IPC demo lives in docs/ipc.md).
+    documents = [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
+    examples = []
+    for document in documents:
+        with open(document) as f:
+            examples.extend(MARKER.finditer(f.read()))
     passed = failed = 0
     for m in examples:
         path, lang, code = m.group("path"), m.group("lang"), m.group("code")

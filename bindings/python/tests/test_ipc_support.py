@@ -19,7 +19,7 @@ import traceback
 import zlib
 from pathlib import Path
 
-from nativepools import Client, NativePoolsError, Server, abi
+from nativepools import Client, NativePoolsError, Server, abi, load_library
 from tests.support import wait_until  # noqa: F401 (the IPC tests take it from here)
 
 FULL = os.environ.get("NP_STRESS", "").lower() == "full"
@@ -253,7 +253,9 @@ def abi_name(status: int) -> str:
 
 def child_server_as_uid(address: str, uid: int, ready, done) -> None:
     """A server process that runs as another uid (it switches before the library starts), with an
-    "echo" route, accepting clients of uid 0 too. Serves until done is set."""
+    "echo" route, accepting clients of uid 0 too. Serves until done is set. The library is
+    loaded (not started) first: the checkout may not be readable by that uid."""
+    load_library()
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
