@@ -31,7 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { MAX_PROXIES = 64, ERROR_COPY_BYTES = 512 };
+enum { MAX_PROXIES = 64, ERROR_COPY_BYTES = 256 };
 
 _Thread_local uint8_t np_boundary_phase;
 
