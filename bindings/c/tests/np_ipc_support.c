@@ -564,7 +564,7 @@ static const child_role roles[] = {
     {"i04-clients", np_ipc_child_i04_clients}, {"i05-clients", np_ipc_child_i05_clients},
     {"i06-hostile", np_ipc_child_i06_hostile}, {"i12-hostile", np_ipc_child_i12_hostile},
     {"i13-thief", np_ipc_child_i13_thief},     {"i14-client", np_ipc_child_i14_client},
-    {"i15-server", np_ipc_child_i15_server},
+    {"i15-server", np_ipc_child_i15_server},   {"address-limit", np_child_address_limit},
 };
 
 int np_ipc_child_main(int argc, char **argv)

@@ -193,5 +193,6 @@ int np_ipc_child_i12_hostile(int argc, char **argv);
 int np_ipc_child_i13_thief(int argc, char **argv);
 int np_ipc_child_i14_client(int argc, char **argv);
 int np_ipc_child_i15_server(int argc, char **argv);
+int np_child_address_limit(int argc, char **argv);
 
 #endif /* NP_IPC_SUPPORT_H */

@@ -2,9 +2,13 @@
  * Memory scenarios: S17 (no leak over 100,000 cycles nor over thread churn), S19 (trim gives
  * back only chunks with no block in use) and S21 (destroy with blocks still out).
  */
+#include "np_ipc_support.h"
 #include "np_test_support.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 
 /* ------------------------------------------------------------------ S17 */
 
@@ -404,7 +408,65 @@ static void s21_pools_created_and_destroyed_concurrently(void)
     NP_DESTROY_POOL(shared);
 }
 
+/* ------------------------------------------------------------------ S16: a limited address space */
+
+/* The process's VmSize in bytes (0 when unknown). */
+static unsigned long long address_space_in_use(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long long kib = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %llu kB", &kib) == 1) break;
+    if (f) fclose(f);
+    return kib * 1024;
+}
+
+/*
+ * The child: RLIMIT_AS 4 GiB above what the process uses. An unbounded pool (it reserves 64 GiB)
+ * is refused with NP_E_OUT_OF_MEMORY and a detail that says what to change; a pool with
+ * max_blocks set works; so does the bad-input path.
+ */
+int np_child_address_limit(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    NP_CHILD_CHECK(np_version() == NP_VERSION_NUMBER, "library and header differ"); /* starts the runtime */
+    unsigned long long limit = address_space_in_use() + (4ull << 30);
+    struct rlimit rl = {limit, limit};
+    NP_CHILD_CHECK(setrlimit(RLIMIT_AS, &rl) == 0, "setrlimit failed");
+    np_pool_options options;
+    NP_CHILD_OK(np_pool_options_init(&options));
+    options.block_size = 256;
+    np_pool pool = 0;
+    np_status status = np_pool_create(&options, &pool);
+    char detail[512];
+    np_last_error_message(detail, sizeof detail);
+    NP_CHILD_CHECK(status == NP_E_OUT_OF_MEMORY && pool == 0, "unbounded pool under a limit: %s", np_status_name(status));
+    NP_CHILD_CHECK(strstr(detail, "address space is limited") && strstr(detail, "max_blocks"), "detail: %s", detail);
+    options.max_blocks = 100000;
+    NP_CHILD_OK(np_pool_create(&options, &pool));
+    void *block = NULL;
+    NP_CHILD_OK(np_pool_alloc(pool, &block));
+    NP_CHILD_CHECK(np_pool_free(pool, block) == NP_OK && np_pool_free(pool, block) == NP_E_DOUBLE_FREE, "frees");
+    NP_CHILD_OK(np_pool_destroy(pool));
+    np_child_say("ok: %s", detail);
+    return 0;
+}
+
+static void s16_limited_address_space_refuses_clearly_and_bounded_pools_work(void)
+{
+    np_ipc_child child;
+    char line[600];
+    NP_IPC_SPAWN(&child, "address-limit", "-");
+    NP_IPC_CHILD_LINE(&child, "ok:", 60, line, sizeof line);
+    NP_IPC_CHILD_OK(&child, 60);
+    printf("   S16: under RLIMIT_AS: %s\n", line);
+}
+
 static const np_test_case cases[] = {
+    {"S16", "limited_address_space_refuses_clearly_and_bounded_pools_work",
+     s16_limited_address_space_refuses_clearly_and_bounded_pools_work},
     {"S17", "no_leak_over_100000_alloc_free_cycles", s17_no_leak_over_100000_cycles},
     {"S17", "no_leak_over_thread_churn", s17_no_leak_over_thread_churn},
     {"S19", "trim_releases_only_chunks_with_no_block_in_use", s19_trim_releases_only_chunks_with_no_block_in_use},

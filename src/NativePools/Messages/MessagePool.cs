@@ -112,7 +112,7 @@ public sealed unsafe class MessagePool : HandleObject, IDisposable
         ulong reservedBytes = (ulong)sizes.Length * ClassRangeBytes;
         byte* reservation = (byte*)VirtualMemory.Reserve((nuint)reservedBytes, VirtualMemory.PageSize);
         if (reservation == null)
-            return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of address space for a message pool failed (errno {1})", reservedBytes, VirtualMemory.LastErrno);
+            return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of address space for a message pool failed (errno {1}): the process's address space is limited (ulimit -v, valgrind) or used up; a message pool reserves 16 GiB per size class, so fewer classes reserve less", reservedBytes, VirtualMemory.LastErrno);
 
         var classes = new BlockPool[sizes.Length];
         for (int k = 0; k < sizes.Length; k++)

@@ -226,7 +226,7 @@ public sealed unsafe partial class BlockPool : HandleObject, IDisposable
 
         nint blocks = placed ? tuning.Reservation : VirtualMemory.Reserve((nuint)blocksBytes, (nuint)alignment);
         if (blocks == 0)
-            return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of address space failed (errno {1})", blocksBytes, VirtualMemory.LastErrno);
+            return LastError.Set(NpStatus.OutOfMemory, "reserving {0} bytes of address space failed (errno {1}): the process's address space is limited (ulimit -v, valgrind) or used up; a pool reserves room for its max_blocks, 64 GiB when unbounded, so set max_blocks to what the pool may hold", blocksBytes, VirtualMemory.LastErrno);
         nint meta = VirtualMemory.Reserve((nuint)layout.TotalBytes, 64);
         if (meta == 0)
         {
