@@ -282,3 +282,15 @@ int adv_full_size(void)
     const char *stress = getenv("NP_STRESS");
     return stress && strcmp(stress, "full") == 0;
 }
+
+void adv_stamp_write(uint8_t *block, size_t size, uint64_t stamp)
+{
+    memcpy(block, &stamp, size < 8 ? size : 8);
+    if (size >= 16) memcpy(block + size - 8, &stamp, 8);
+}
+
+int adv_stamp_intact(const uint8_t *block, size_t size, uint64_t stamp)
+{
+    if (memcmp(block, &stamp, size < 8 ? size : 8) != 0) return 0;
+    return size < 16 || memcmp(block + size - 8, &stamp, 8) == 0;
+}

@@ -86,4 +86,9 @@ int adv_run_child(char *const argv[], double seconds, int *hung);
 /* 1 when NP_STRESS=full. */
 int adv_full_size(void);
 
+/* A stamp in a block's first and (when it has 16 bytes or more) last 8 bytes; shorter blocks hold
+ * as much of it as fits. adv_stamp_intact tells whether both copies are still there. */
+void adv_stamp_write(uint8_t *block, size_t size, uint64_t stamp);
+int adv_stamp_intact(const uint8_t *block, size_t size, uint64_t stamp);
+
 #endif /* NP_ADV_COMMON_H */

@@ -242,19 +242,9 @@ typedef struct owned {
     uint64_t stamp;
 } owned;
 
-static void stamp_write(owned *o)
-{
-    size_t n = o->size < 8 ? o->size : 8;
-    memcpy(o->ptr, &o->stamp, n);
-    if (o->size >= 16) memcpy(o->ptr + o->size - 8, &o->stamp, 8);
-}
+static void stamp_write(owned *o) { adv_stamp_write(o->ptr, o->size, o->stamp); }
 
-static int stamp_intact(const owned *o)
-{
-    size_t n = o->size < 8 ? o->size : 8;
-    if (memcmp(o->ptr, &o->stamp, n) != 0) return 0;
-    return o->size < 16 || memcmp(o->ptr + o->size - 8, &o->stamp, 8) == 0;
-}
+static int stamp_intact(const owned *o) { return adv_stamp_intact(o->ptr, o->size, o->stamp); }
 
 /* Blocks handed from one thread to another (cross-thread frees). */
 enum { EXCHANGE_MAX = 256 };

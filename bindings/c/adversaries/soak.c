@@ -85,19 +85,9 @@ typedef struct stamped {
     size_t size;
 } stamped;
 
-static void stamp_put(stamped *b)
-{
-    size_t n = b->size < 8 ? b->size : 8;
-    memcpy(b->ptr, &b->stamp, n);
-    if (b->size >= 16) memcpy(b->ptr + b->size - 8, &b->stamp, 8);
-}
+static void stamp_put(stamped *b) { adv_stamp_write(b->ptr, b->size, b->stamp); }
 
-static int stamp_ok(const stamped *b)
-{
-    size_t n = b->size < 8 ? b->size : 8;
-    if (memcmp(b->ptr, &b->stamp, n) != 0) return 0;
-    return b->size < 16 || memcmp(b->ptr + b->size - 8, &b->stamp, 8) == 0;
-}
+static int stamp_ok(const stamped *b) { return adv_stamp_intact(b->ptr, b->size, b->stamp); }
 
 /* A ring of blocks handed from thread to thread; whoever takes one frees it. */
 enum { HANDOFF_MAX = 4096 };
