@@ -246,6 +246,13 @@ static void stamp_write(owned *o) { adv_stamp_write(o->ptr, o->size, o->stamp); 
 
 static int stamp_intact(const owned *o) { return adv_stamp_intact(o->ptr, o->size, o->stamp); }
 
+/* A finding when an owned block or message was changed behind the model's back. */
+static void check_stamp(const owned *o)
+{
+    if (!stamp_intact(o))
+        finding("%s %p lost its stamp while owned", o->kind == KIND_MSGPOOL ? "message" : "block", (void *)o->ptr);
+}
+
 /* Blocks handed from one thread to another (cross-thread frees). */
 enum { EXCHANGE_MAX = 256 };
 static owned exchange[EXCHANGE_MAX];
@@ -402,6 +409,15 @@ static owned own_take(fuzz_thread *t, int i)
     owned o = t->own[i];
     t->own[i] = t->own[--t->own_count];
     t->owned_bytes -= o.size;
+    return o;
+}
+
+/* Takes owned entry i to give it back: its stamp must be intact, and it leaves the shared set. */
+static owned own_take_to_return(fuzz_thread *t, int i)
+{
+    owned o = own_take(t, i);
+    check_stamp(&o);
+    set_remove((uintptr_t)o.ptr, o.handle);
     return o;
 }
 
@@ -763,9 +779,7 @@ static void op_pool_free(fuzz_thread *t)
     pool_pick p = pool_acquire(t);
     int i = p.valid ? own_find(t, KIND_POOL, p.handle) : -1;
     if (i >= 0 && adv_chance(&t->rng, 80)) {
-        owned o = own_take(t, i);
-        if (!stamp_intact(&o)) finding("block %p lost its stamp while owned", (void *)o.ptr);
-        set_remove((uintptr_t)o.ptr, o.handle);
+        owned o = own_take_to_return(t, i);
         expect_ok(F_np_pool_free, check(F_np_pool_free, np_pool_free(p.handle, o.ptr)), "an owned block");
         if (p.slot == -1) {
             freed_remember(t, o.ptr);
@@ -834,9 +848,7 @@ static void op_pool_free_batch(fuzz_thread *t)
     for (size_t k = 0; k < count; k++) {
         int i = p.valid ? own_find(t, KIND_POOL, p.handle) : -1;
         if (i >= 0 && adv_chance(&t->rng, 75)) {
-            owned o = own_take(t, i);
-            if (!stamp_intact(&o)) finding("block %p lost its stamp while owned", (void *)o.ptr);
-            set_remove((uintptr_t)o.ptr, o.handle);
+            owned o = own_take_to_return(t, i);
             if (p.slot == -1) freed_remember(t, o.ptr);
             entries[k] = o.ptr;
             valid++;
@@ -1176,9 +1188,7 @@ static void op_msgpool_release(fuzz_thread *t)
     msg_pick p = msg_acquire_slot(t);
     int i = p.valid ? own_find(t, KIND_MSGPOOL, p.handle) : -1;
     if (i >= 0 && adv_chance(&t->rng, 80)) {
-        owned o = own_take(t, i);
-        if (!stamp_intact(&o)) finding("message %p lost its stamp while owned", (void *)o.ptr);
-        set_remove((uintptr_t)o.ptr, o.handle);
+        owned o = own_take_to_return(t, i);
         expect_ok(F_np_msgpool_release, check(F_np_msgpool_release, np_msgpool_release(p.handle, o.ptr)),
                   "an owned message");
     } else {
@@ -2085,7 +2095,7 @@ static void *fuzz_thread_main(void *arg)
         if (control_stamp && t->index == 0 && t->own_count > 0 && atomic_exchange(&control_stamp, 0)) {
             /* The control: an owned block written behind the model's back, checked as a free checks it. */
             t->own[0].ptr[0] ^= 0xFF;
-            if (!stamp_intact(&t->own[0])) finding("block %p lost its stamp while owned", (void *)t->own[0].ptr);
+            check_stamp(&t->own[0]);
         }
         atomic_fetch_add_explicit(&op_micros[k], (uint64_t)((adv_now() - before) * 1e6), memory_order_relaxed);
     }
@@ -2114,7 +2124,7 @@ static void drain_and_check(fuzz_thread *threads)
                                                         : msgpools[o.slot].handle == o.handle;
             set_remove((uintptr_t)o.ptr, o.handle);
             if (!live) continue;
-            if (!stamp_intact(&o)) finding("block %p lost its stamp while owned", (void *)o.ptr);
+            check_stamp(&o);
             if (o.kind == KIND_POOL)
                 expect_ok(F_np_pool_free, check(F_np_pool_free, np_pool_free(o.handle, o.ptr)), "an owned block");
             else

@@ -17,12 +17,13 @@
  * I10 np_server_stop() while pull requests still wait in the rings behind a full pending table
  *     (10 clients x 60 in flight; and max_pending 3 with five sent, two received): every request
  *     gets exactly one answer, its reply or NP_E_SHUTDOWN with its own id; requests == responses.
- * I12 per-client bounds: a client pins at most max_client_pending pull requests and
+ * I16 per-client bounds: a client pins at most max_client_pending pull requests and
  *     max_client_pending_bytes while others get through (client_limit_hits counts it); a client
  *     SIGKILLed while its handler runs leaves connections_now at once, so the peak stays within
  *     max_clients.
  */
 #include "np_ipc_support.h"
+#include "np_raw_peer.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -509,272 +510,6 @@ static void i05_stop_with_calls_in_flight(void)
 
 /* ------------------------------------------------------------------ I06 */
 
-/*
- * The shared-memory layout, as src/NativePools/Ipc/IpcLayout.cs defines it (offsets) and
- * src/NativePools/Ipc/Ring.cs uses it (record rules). The hostile client has only these numbers;
- * its first, valid call proves they are right before any garbage is written.
- */
-#define LAYOUT_MAGIC 0x5049504Eu /* IpcLayout.Magic, "NPIP" */
-#define LAYOUT_VERSION 2u        /* IpcLayout.Version */
-enum {
-    LAYOUT_PAGE = 4096,                /* IpcLayout.PageSize */
-    HEADER_MAGIC = 0,                  /* u32 */
-    HEADER_VERSION = 4,                /* u32 */
-    HEADER_RING_SIZE = 8,              /* u32 */
-    HEADER_MAX_MESSAGE = 12,           /* u32 */
-    HEADER_ROUTE_COUNT = 16,           /* u32 */
-    HEADER_SERVER_STATE = 128,         /* u32: 0 serving, 1 draining, 2 closed */
-    SERVER_CLOSED = 2,
-    ROUTE_ENTRY_SIZE = 64,             /* route table from page 1: { u32 id; u32 name_length; u8 name[56] } */
-    ROUTE_ID = 0,
-    ROUTE_NAME_LENGTH = 4,
-    ROUTE_NAME = 8,
-    RING_TAIL = 0,                     /* u64, producer */
-    RING_HEAD = 128,                   /* u64, consumer */
-    RING_CONSUMER_SLEEPING = 256,      /* u32 */
-    RING_CONTROL_SIZE = 512,           /* requests' control at +0, responses' at +512 */
-    RECORD_HEADER = 16,                /* records start 16-aligned */
-    RECORD_LENGTH = 0,                 /* u32 payload bytes */
-    RECORD_KIND = 4,                   /* u16 */
-    RECORD_ROUTE = 6,                  /* u16 */
-    RECORD_REQUEST_ID = 8,             /* u64 */
-    KIND_REQUEST = 1,
-    KIND_RESPONSE = 2,
-    KIND_ERROR = 3,                    /* payload: i32 status a handler or a pull reply chose */
-    KIND_PADDING = 4,                  /* skip to the ring's end */
-    KIND_SERVER_ERROR = 5,             /* payload: i32 status of the server's own refusal */
-};
-
-/* IpcLayout.cs, struct Welcome: 64 bytes, sent with SCM_RIGHTS [memfd, read end of the client's doorbell pipe];
- * then one-byte messages from the client on the socket wake the server. */
-typedef struct welcome_message {
-    uint32_t magic, version;
-    int32_t status;
-    uint32_t ring_size, max_message, route_count;
-    uint64_t connection_id;
-    uint32_t spin_us, reserved0;
-    uint64_t reserved1, reserved2, reserved3;
-} welcome_message;
-_Static_assert(sizeof(welcome_message) == 64, "the Welcome is 64 bytes");
-
-static uint64_t record_size(uint64_t payload) { return (payload + RECORD_HEADER + 15) & ~(uint64_t)15; }
-
-typedef struct raw_connection {
-    int socket;
-    welcome_message welcome;
-    uint8_t *map;
-    size_t size;
-    uint8_t *request_control, *response_control, *request_data, *response_data;
-    uint64_t ring, request_tail, response_head, next_id;
-} raw_connection;
-
-static uint64_t load64(const uint8_t *p) { return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE); }
-static void store64(uint8_t *p, uint64_t v) { __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELEASE); }
-static uint32_t load32(const uint8_t *p) { return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_ACQUIRE); }
-
-static void raw_connect(raw_connection *c, const char *address)
-{
-    memset(c, 0, sizeof *c);
-    c->socket = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-    NP_CHILD_CHECK(c->socket >= 0, "socket: errno %d", errno);
-    struct sockaddr_un sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    size_t name = strlen(address) - 1; /* "@name": abstract namespace, a leading NUL and no terminator */
-    NP_CHILD_CHECK(address[0] == '@' && name < sizeof sa.sun_path - 1, "bad address %s", address);
-    memcpy(sa.sun_path + 1, address + 1, name);
-    socklen_t length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + name);
-    NP_CHILD_CHECK(connect(c->socket, (struct sockaddr *)&sa, length) == 0, "connect: errno %d", errno);
-
-    union {
-        char buffer[CMSG_SPACE(4 * sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof control);
-    struct iovec iov = {&c->welcome, sizeof c->welcome};
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control.buffer;
-    message.msg_controllen = sizeof control.buffer;
-    ssize_t received = recvmsg(c->socket, &message, 0);
-    NP_CHILD_CHECK(received == (ssize_t)sizeof c->welcome, "welcome: %zd bytes (errno %d)", received, errno);
-    NP_CHILD_CHECK(c->welcome.magic == LAYOUT_MAGIC && c->welcome.version == LAYOUT_VERSION && c->welcome.status == 0,
-                   "welcome: magic %x version %u status %d", c->welcome.magic, c->welcome.version, c->welcome.status);
-    int fds[4], count = 0;
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(&message); h != NULL; h = CMSG_NXTHDR(&message, h)) {
-        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
-        int n = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < n && count < 4; i++) memcpy(&fds[count++], CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-    }
-    NP_CHILD_CHECK(count == 2, "welcome carried %d descriptors, expected 2 (memfd, doorbell)", count);
-    close(fds[1]); /* the server's doorbell for us: this client polls its rings instead */
-
-    /* Offsets from (ring size, route count), as IpcLayout's constructor computes them. */
-    c->ring = c->welcome.ring_size;
-    uint64_t route_bytes = ((uint64_t)c->welcome.route_count * ROUTE_ENTRY_SIZE + LAYOUT_PAGE - 1) / LAYOUT_PAGE * LAYOUT_PAGE;
-    uint64_t control_offset = LAYOUT_PAGE + route_bytes;
-    uint64_t request_offset = control_offset + LAYOUT_PAGE, response_offset = request_offset + c->ring;
-    uint64_t total = response_offset + c->ring;
-    struct stat st;
-    NP_CHILD_CHECK(fstat(fds[0], &st) == 0, "fstat: errno %d", errno);
-    NP_CHILD_CHECK((uint64_t)st.st_size == total, "the memfd has %lld bytes; the layout says %llu", (long long)st.st_size,
-                   (unsigned long long)total);
-    /* Sealed against resizing: a client cannot make the server's reads fault by shrinking it. */
-    NP_CHILD_CHECK(ftruncate(fds[0], 0) != 0 && errno == EPERM, "the memfd could be shrunk (errno %d)", errno);
-    NP_CHILD_CHECK(ftruncate(fds[0], st.st_size * 2) != 0 && errno == EPERM, "the memfd could be grown (errno %d)", errno);
-    c->size = (size_t)st.st_size;
-    void *map = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
-    NP_CHILD_CHECK(map != MAP_FAILED, "mmap: errno %d", errno);
-    close(fds[0]);
-    c->map = map;
-    NP_CHILD_CHECK(load32(c->map + HEADER_MAGIC) == LAYOUT_MAGIC && load32(c->map + HEADER_VERSION) == LAYOUT_VERSION &&
-                       load32(c->map + HEADER_RING_SIZE) == c->welcome.ring_size &&
-                       load32(c->map + HEADER_MAX_MESSAGE) == c->welcome.max_message &&
-                       load32(c->map + HEADER_ROUTE_COUNT) == c->welcome.route_count,
-                   "the shared header does not match the welcome");
-    c->request_control = c->map + control_offset;
-    c->response_control = c->request_control + RING_CONTROL_SIZE;
-    c->request_data = c->map + request_offset;
-    c->response_data = c->map + response_offset;
-}
-
-static uint16_t raw_route(const raw_connection *c, const char *name)
-{
-    for (uint32_t i = 0; i < c->welcome.route_count; i++) {
-        const uint8_t *entry = c->map + LAYOUT_PAGE + i * ROUTE_ENTRY_SIZE;
-        uint32_t length = load32(entry + ROUTE_NAME_LENGTH);
-        if (length == strlen(name) && memcmp(entry + ROUTE_NAME, name, length) == 0) return (uint16_t)load32(entry + ROUTE_ID);
-    }
-    np_child_fail(13, "no route '%s' in the shared route table", name);
-}
-
-/* A wake-up is one byte on the control socket; a full socket already holds one. */
-static void raw_ring_bell(const raw_connection *c)
-{
-    char one = 1;
-    NP_CHILD_CHECK(send(c->socket, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 || errno == EAGAIN, "doorbell send: errno %d", errno);
-}
-
-/* Waits (10 s at most) until the request ring has room for `bytes` more from the tail. */
-static void raw_wait_room(raw_connection *c, uint64_t bytes)
-{
-    double deadline = np_ipc_now() + 10;
-    while (c->request_tail + bytes - load64(c->request_control + RING_HEAD) > c->ring) {
-        NP_CHILD_CHECK(np_ipc_now() < deadline, "the server never freed room in the request ring");
-        np_ipc_sleep_ms(1);
-    }
-}
-
-/* Writes one record like a well-behaved client (padding at the end of the ring), without publishing. */
-static void raw_put_record(raw_connection *c, uint16_t kind, uint16_t route, uint64_t id, const void *payload,
-                           uint32_t length)
-{
-    uint64_t need = record_size(length), index = c->request_tail & (c->ring - 1), to_end = c->ring - index;
-    raw_wait_room(c, need > to_end ? to_end + need : need);
-    if (need > to_end) {
-        uint8_t *pad = c->request_data + index;
-        uint32_t pad_length = (uint32_t)(to_end - RECORD_HEADER);
-        uint16_t pad_kind = KIND_PADDING, zero = 0;
-        uint64_t no_id = 0;
-        memcpy(pad + RECORD_LENGTH, &pad_length, 4);
-        memcpy(pad + RECORD_KIND, &pad_kind, 2);
-        memcpy(pad + RECORD_ROUTE, &zero, 2);
-        memcpy(pad + RECORD_REQUEST_ID, &no_id, 8);
-        c->request_tail += to_end;
-        index = 0;
-    }
-    uint8_t *record = c->request_data + index;
-    memcpy(record + RECORD_LENGTH, &length, 4);
-    memcpy(record + RECORD_KIND, &kind, 2);
-    memcpy(record + RECORD_ROUTE, &route, 2);
-    memcpy(record + RECORD_REQUEST_ID, &id, 8);
-    if (length > 0 && payload != NULL) memcpy(record + RECORD_HEADER, payload, length);
-    c->request_tail += need;
-}
-
-static void raw_publish(raw_connection *c)
-{
-    store64(c->request_control + RING_TAIL, c->request_tail);
-    raw_ring_bell(c);
-}
-
-/* Reads the next response record (10 s at most); returns its kind. */
-static uint16_t raw_take_response(raw_connection *c, uint64_t *id, uint8_t *payload, uint32_t capacity, uint32_t *length)
-{
-    double deadline = np_ipc_now() + 10;
-    for (;;) {
-        while (load64(c->response_control + RING_TAIL) == c->response_head) {
-            NP_CHILD_CHECK(np_ipc_now() < deadline, "no response within 10 s");
-            np_ipc_sleep_ms(1);
-        }
-        uint64_t index = c->response_head & (c->ring - 1);
-        const uint8_t *record = c->response_data + index;
-        uint32_t n;
-        uint16_t kind;
-        memcpy(&n, record + RECORD_LENGTH, 4);
-        memcpy(&kind, record + RECORD_KIND, 2);
-        if (kind == KIND_PADDING) {
-            c->response_head += c->ring - index;
-        } else {
-            NP_CHILD_CHECK(n <= capacity, "response of %u bytes", n);
-            memcpy(id, record + RECORD_REQUEST_ID, 8);
-            memcpy(payload, record + RECORD_HEADER, n);
-            *length = n;
-            c->response_head += record_size(n);
-            store64(c->response_control + RING_HEAD, c->response_head);
-            return kind;
-        }
-        store64(c->response_control + RING_HEAD, c->response_head);
-    }
-}
-
-/* One correct echo call by hand: proves the layout and the record format are understood. */
-static void raw_valid_call(raw_connection *c, uint16_t echo, const char *text)
-{
-    uint8_t response[256];
-    uint32_t length = 0, n = (uint32_t)strlen(text);
-    uint64_t id = ++c->next_id, answered = 0;
-    raw_put_record(c, KIND_REQUEST, echo, id, text, n);
-    raw_publish(c);
-    uint16_t kind = raw_take_response(c, &answered, response, sizeof response, &length);
-    NP_CHILD_CHECK(kind == KIND_RESPONSE && answered == id && length == n && memcmp(response, text, n) == 0,
-                   "the hand-made call came back wrong (kind %u, id %llu, %u bytes)", kind, (unsigned long long)answered,
-                   length);
-}
-
-/* Waits up to 10 s for the server to close our socket; 1 if it did. */
-static int raw_dropped(raw_connection *c)
-{
-    double deadline = np_ipc_now() + 10;
-    for (;;) {
-        int left = (int)((deadline - np_ipc_now()) * 1000);
-        if (left <= 0) return 0;
-        struct pollfd p = {c->socket, POLLIN, 0};
-        if (poll(&p, 1, left) <= 0) continue;
-        char byte;
-        if ((p.revents & POLLHUP) != 0 || recv(c->socket, &byte, 1, MSG_DONTWAIT) == 0) return 1;
-    }
-}
-
-/* Writes a bare record header at the tail (no room check, no padding): for malformed records. */
-static void raw_bare_header(raw_connection *c, uint32_t length, uint16_t kind, uint16_t route)
-{
-    uint8_t *record = c->request_data + (c->request_tail & (c->ring - 1));
-    uint64_t id = ++c->next_id;
-    memcpy(record + RECORD_LENGTH, &length, 4);
-    memcpy(record + RECORD_KIND, &kind, 2);
-    memcpy(record + RECORD_ROUTE, &route, 2);
-    memcpy(record + RECORD_REQUEST_ID, &id, 8);
-}
-
-static void raw_publish_tail(raw_connection *c, uint64_t tail)
-{
-    store64(c->request_control + RING_TAIL, tail);
-    raw_ring_bell(c);
-}
-
 /* Child: address, variant. Exits 0 after printing "dropped" (or "kept" for unknown_route). */
 int np_ipc_child_i06_hostile(int argc, char **argv)
 {
@@ -817,19 +552,19 @@ int np_ipc_child_i06_hostile(int argc, char **argv)
         raw_publish_tail(&c, t - 16);
     } else if (strcmp(variant, "length_over_max") == 0) {
         raw_bare_header(&c, max + 1, KIND_REQUEST, echo);
-        raw_publish_tail(&c, t + record_size(max + 1));
+        raw_publish_tail(&c, t + raw_record_size(max + 1));
     } else if (strcmp(variant, "unknown_kind") == 0) {
         raw_bare_header(&c, 8, 9, echo);
-        raw_publish_tail(&c, t + record_size(8));
+        raw_publish_tail(&c, t + raw_record_size(8));
     } else if (strcmp(variant, "padding_wrong_length") == 0) {
         raw_bare_header(&c, 100, KIND_PADDING, 0);
-        raw_publish_tail(&c, t + record_size(100));
+        raw_publish_tail(&c, t + raw_record_size(100));
     } else if (strcmp(variant, "response_kind") == 0) {
         raw_bare_header(&c, 8, KIND_RESPONSE, echo);
-        raw_publish_tail(&c, t + record_size(8));
+        raw_publish_tail(&c, t + raw_record_size(8));
     } else if (strcmp(variant, "error_kind") == 0) {
         raw_bare_header(&c, 4, KIND_ERROR, echo);
-        raw_publish_tail(&c, t + record_size(4));
+        raw_publish_tail(&c, t + raw_record_size(4));
     } else if (strcmp(variant, "record_past_tail") == 0) {
         raw_bare_header(&c, 100, KIND_REQUEST, echo);
         raw_publish_tail(&c, t + 32);
@@ -845,13 +580,13 @@ int np_ipc_child_i06_hostile(int argc, char **argv)
     } else if (strcmp(variant, "response_head_corrupt") == 0) {
         /* Our consumer head of the response ring goes misaligned; the server reads it when its
          * ring looks full, so fill it: three maximum echoes (not consumed), then a fourth. */
-        store64(c.response_control + RING_HEAD, c.response_head + 8);
+        raw_store64(c.response_control + RING_HEAD, c.response_head + 8);
         uint8_t *payload = calloc(1, max);
         NP_CHILD_CHECK(payload != NULL, "out of memory");
         for (int i = 0; i < 3; i++) raw_put_record(&c, KIND_REQUEST, echo, ++c.next_id, payload, max);
         raw_publish(&c);
         double deadline = np_ipc_now() + 10;
-        while (load64(c.request_control + RING_HEAD) != c.request_tail) {
+        while (raw_load64(c.request_control + RING_HEAD) != c.request_tail) {
             NP_CHILD_CHECK(np_ipc_now() < deadline, "the server did not take the three requests");
             np_ipc_sleep_ms(1);
         }
@@ -865,7 +600,7 @@ int np_ipc_child_i06_hostile(int argc, char **argv)
         np_child_say("not dropped within 10 s");
         return 3;
     }
-    uint32_t state = load32(c.map + HEADER_SERVER_STATE);
+    uint32_t state = raw_load32(c.map + HEADER_SERVER_STATE);
     NP_CHILD_CHECK(state == SERVER_CLOSED, "dropped, but the shared server state is %u, not closed", state);
     np_child_say("dropped");
     return 0;
@@ -1136,10 +871,10 @@ static void i10_stop_answers_pull_requests_left_in_rings(void)
     np_ipc_cleanup();
 }
 
-/* ------------------------------------------------------------------ I12 */
+/* ------------------------------------------------------------------ I16 */
 
 /*
- * I12: what one client can make the server hold is bounded. Through a pull route nobody serves,
+ * I16: what one client can make the server hold is bounded. Through a pull route nobody serves,
  * a client pins at most max_client_pending requests and max_client_pending_bytes of server
  * memory (the rest waits in its own ring; client_limit_hits counts each time a client reaches
  * its bound) while other clients' requests still come through; a SIGKILLed client whose handler
@@ -1147,7 +882,7 @@ static void i10_stop_answers_pull_requests_left_in_rings(void)
  */
 
 /* Sends `count` pull requests of `size` bytes whose first byte is `tag`. */
-static void i12_send(np_client client, uint32_t route, char tag, unsigned count, uint32_t size)
+static void i16_send(np_client client, uint32_t route, char tag, unsigned count, uint32_t size)
 {
     uint8_t payload[1024];
     memset(payload, tag, sizeof payload);
@@ -1158,7 +893,7 @@ static void i12_send(np_client client, uint32_t route, char tag, unsigned count,
 }
 
 /* Receives every pull request there is now; counts them by tag and keeps their tokens. */
-static unsigned i12_receive_all(np_server server, char tag, unsigned *tagged, uint64_t *tokens, unsigned capacity)
+static unsigned i16_receive_all(np_server server, char tag, unsigned *tagged, uint64_t *tokens, unsigned capacity)
 {
     unsigned n = 0;
     for (;;) {
@@ -1175,11 +910,11 @@ static unsigned i12_receive_all(np_server server, char tag, unsigned *tagged, ui
     return n;
 }
 
-static void i12_bound(uint32_t max_client_pending, uint32_t max_client_pending_bytes, uint32_t size,
+static void i16_bound(uint32_t max_client_pending, uint32_t max_client_pending_bytes, uint32_t size,
                       unsigned expected)
 {
     char address[96];
-    np_ipc_address(address, sizeof address, "i12");
+    np_ipc_address(address, sizeof address, "i16");
     np_server_options options = np_ipc_options(address);
     options.max_message_size = 1024;
     options.max_pending = 64;
@@ -1191,15 +926,15 @@ static void i12_bound(uint32_t max_client_pending, uint32_t max_client_pending_b
     NP_ASSERT_OK(np_server_start(server));
     np_client a = NP_IPC_CONNECT(address), b = NP_IPC_CONNECT(address);
     enum { A_SENDS = 12 };
-    i12_send(a, pull, 'A', A_SENDS, size);
+    i16_send(a, pull, 'A', A_SENDS, size);
     np_server_stats s;
     NP_IPC_WAIT_FOR(server, s, s.client_limit_hits >= 1 && s.pending_requests == expected, 10);
     /* B's request comes through although A holds all it may. */
-    i12_send(b, pull, 'B', 1, size);
+    i16_send(b, pull, 'B', 1, size);
     NP_IPC_WAIT_FOR(server, s, s.pending_requests == expected + 1, 10);
     uint64_t tokens[64];
     unsigned from_b = 0;
-    unsigned n = i12_receive_all(server, 'B', &from_b, tokens, 64);
+    unsigned n = i16_receive_all(server, 'B', &from_b, tokens, 64);
     NP_ASSERT_EQ(1, from_b);
     NP_ASSERT_MSG(n - from_b == expected, "client A pins %u pending requests of %u bytes; its bound is %u (max %u, %u bytes)",
                   n - from_b, size, expected, max_client_pending, max_client_pending_bytes);
@@ -1228,11 +963,11 @@ static void i12_bound(uint32_t max_client_pending, uint32_t max_client_pending_b
     np_ipc_destroy(server);
 }
 
-static volatile int i12_release;
-static atomic_int i12_entered;
+static volatile int i16_release;
+static atomic_int i16_entered;
 
 /* Handler of "never": blocks until the test releases it. */
-static np_status i12_blocking_handler(void *user_data, uint32_t route_id, const uint8_t *request, uint32_t request_length,
+static np_status i16_blocking_handler(void *user_data, uint32_t route_id, const uint8_t *request, uint32_t request_length,
                                       uint8_t *response, uint32_t response_capacity, uint32_t *response_length)
 {
     (void)user_data;
@@ -1241,36 +976,36 @@ static np_status i12_blocking_handler(void *user_data, uint32_t route_id, const 
     (void)request_length;
     (void)response;
     (void)response_capacity;
-    atomic_fetch_add(&i12_entered, 1);
-    while (!__atomic_load_n(&i12_release, __ATOMIC_ACQUIRE)) np_ipc_sleep_ms(1);
+    atomic_fetch_add(&i16_entered, 1);
+    while (!__atomic_load_n(&i16_release, __ATOMIC_ACQUIRE)) np_ipc_sleep_ms(1);
     *response_length = 0;
     return NP_OK;
 }
 
-static void i12_per_client_bounds(void)
+static void i16_per_client_bounds(void)
 {
     np_ipc_cleanup();
-    i12_bound(3, 0, 16, 3);          /* count bound */
-    i12_bound(0, 3000, 1000, 3);     /* bytes bound: three of 1000 bytes fit 3000 */
-    i12_bound(0, 100, 1000, 1);      /* one request always fits, however large */
+    i16_bound(3, 0, 16, 3);          /* count bound */
+    i16_bound(0, 3000, 1000, 3);     /* bytes bound: three of 1000 bytes fit 3000 */
+    i16_bound(0, 100, 1000, 1);      /* one request always fits, however large */
 
     /* A client killed while its handler runs stops counting at once. */
     char address[96];
-    np_ipc_address(address, sizeof address, "i12k");
+    np_ipc_address(address, sizeof address, "i16k");
     np_server_options options = np_ipc_options(address);
     options.max_clients = 1;
     options.worker_threads = 2;
     np_server server = NP_IPC_SERVER(&options);
-    NP_IPC_ROUTE(server, "never", i12_blocking_handler, NULL);
+    NP_IPC_ROUTE(server, "never", i16_blocking_handler, NULL);
     NP_IPC_ROUTE(server, "echo", np_ipc_echo_handler, NULL);
     NP_ASSERT_OK(np_server_start(server));
-    __atomic_store_n(&i12_release, 0, __ATOMIC_RELEASE);
-    atomic_store(&i12_entered, 0);
+    __atomic_store_n(&i16_release, 0, __ATOMIC_RELEASE);
+    atomic_store(&i16_entered, 0);
     np_ipc_child child;
     char line[64];
     NP_IPC_SPAWN(&child, "i03-blocked", address, "K");
     NP_IPC_CHILD_LINE(&child, "calling", 30, line, sizeof line);
-    while (atomic_load(&i12_entered) == 0) np_ipc_sleep_ms(1);
+    while (atomic_load(&i16_entered) == 0) np_ipc_sleep_ms(1);
     np_ipc_child_kill(&child);
     np_server_stats s;
     NP_IPC_WAIT_FOR(server, s, s.connections_now == 0, 10);
@@ -1282,7 +1017,7 @@ static void i12_per_client_bounds(void)
     NP_ASSERT_OK(np_client_call(next, echo, "hi", 2, response, sizeof response, &length, 10000));
     s = NP_IPC_STATS(server);
     NP_ASSERT_MSG(s.connections_now == 1 && s.connections_peak <= 1, "max_clients 1: %s", np_ipc_describe(&s));
-    __atomic_store_n(&i12_release, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&i16_release, 1, __ATOMIC_RELEASE);
     np_ipc_close(next);
 
     /* Callers built against the structs before the bounds were appended still work. */
@@ -1297,7 +1032,7 @@ static void i12_per_client_bounds(void)
     for (size_t i = offsetof(np_server_stats, client_limit_hits); i < sizeof old_stats; i++)
         NP_ASSERT_MSG(old_stats.bytes[i] == 0xAB, "np_server_get_stats wrote byte %zu beyond the old struct", i);
     np_ipc_destroy(server);
-    np_ipc_address(address, sizeof address, "i12o");
+    np_ipc_address(address, sizeof address, "i16o");
     options = np_ipc_options(address);
     options.struct_size = (uint32_t)offsetof(np_server_options, max_client_pending);
     options.max_client_pending = 0xFFFFFFFFu; /* beyond the old struct: must not be read */
@@ -1313,7 +1048,7 @@ static const np_test_case cases[] = {
     {"I05", "stop_with_calls_in_flight_each_gets_answer_or_shutdown", i05_stop_with_calls_in_flight},
     {"I06", "hostile_client_garbage_drops_only_its_connection", i06_hostile_client_garbage_in_shared_memory},
     {"I10", "stop_answers_pull_requests_left_in_rings_exactly_once", i10_stop_answers_pull_requests_left_in_rings},
-    {"I12", "per_client_bounds_on_pending_requests_bytes_and_connections", i12_per_client_bounds},
+    {"I16", "per_client_bounds_on_pending_requests_bytes_and_connections", i16_per_client_bounds},
 };
 
 const np_test_suite np_suite_ipc_faults = {"ipc_faults", cases, NP_COUNT_OF(cases)};

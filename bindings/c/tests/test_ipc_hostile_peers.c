@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include "np_ipc_support.h"
+#include "np_raw_peer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,176 +41,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-/* The wire layout (src/NativePools/Ipc/IpcLayout.cs); a first valid call proves it. */
-#define PEER_MAGIC 0x5049504Eu
-#define PEER_VERSION 2u
-enum {
-    PEER_PAGE = 4096,
-    PEER_HEADER_MAGIC = 0,
-    PEER_HEADER_VERSION = 4,
-    PEER_HEADER_RING_SIZE = 8,
-    PEER_HEADER_MAX_MESSAGE = 12,
-    PEER_HEADER_ROUTE_COUNT = 16,
-    PEER_HEADER_CLIENTS_MAY_SPIN = 132,
-    PEER_ROUTE_ENTRY = 64,
-    PEER_RING_TAIL = 0,
-    PEER_RING_HEAD = 128,
-    PEER_RING_CONSUMER_SLEEPING = 256,
-    PEER_RING_PRODUCER_WAITING = 384,
-    PEER_RING_CONTROL = 512,
-    PEER_RECORD_HEADER = 16,
-    PEER_KIND_REQUEST = 1,
-    PEER_KIND_RESPONSE = 2,
-    PEER_MAX_FDS = 8,
-};
-
-typedef struct peer_welcome {
-    uint32_t magic, version;
-    int32_t status;
-    uint32_t ring_size, max_message, route_count;
-    uint64_t connection_id;
-    uint32_t spin_us, reserved0;
-    uint64_t reserved1, reserved2, reserved3;
-} peer_welcome;
-_Static_assert(sizeof(peer_welcome) == 64, "the Welcome is 64 bytes");
-
-/* One side's view of a connection: its socket, the descriptors it was passed, the mapping. */
-typedef struct peer_conn {
-    int socket;
-    int fds[PEER_MAX_FDS]; /* passed descriptors other than the memfd (closed after mapping) */
-    int fd_count;
-    peer_welcome welcome;
-    uint8_t *map;
-    size_t size;
-    uint8_t *request_control, *response_control, *request_data, *response_data;
-    uint64_t ring, request_tail, response_head, next_id;
-} peer_conn;
-
-static uint64_t peer_record_size(uint64_t payload) { return (payload + PEER_RECORD_HEADER + 15) & ~(uint64_t)15; }
-static uint64_t peer_load64(const uint8_t *p) { return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE); }
-static void peer_store64(uint8_t *p, uint64_t v) { __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELEASE); }
-static void peer_store32(uint8_t *p, uint32_t v) { __atomic_store_n((uint32_t *)(void *)p, v, __ATOMIC_SEQ_CST); }
-
-static void peer_layout(peer_conn *c, uint32_t ring, uint32_t routes)
-{
-    c->ring = ring;
-    uint64_t route_bytes = ((uint64_t)routes * PEER_ROUTE_ENTRY + PEER_PAGE - 1) / PEER_PAGE * PEER_PAGE;
-    uint64_t control = PEER_PAGE + route_bytes;
-    c->size = (size_t)(control + PEER_PAGE + 2 * (uint64_t)ring);
-    c->request_control = c->map + control;
-    c->response_control = c->request_control + PEER_RING_CONTROL;
-    c->request_data = c->map + control + PEER_PAGE;
-    c->response_data = c->request_data + ring;
-}
-
-static int peer_abstract(const char *address, struct sockaddr_un *sa, socklen_t *length)
-{
-    memset(sa, 0, sizeof *sa);
-    sa->sun_family = AF_UNIX;
-    size_t name = strlen(address) - 1;
-    if (address[0] != '@' || name >= sizeof sa->sun_path - 1) return 0;
-    memcpy(sa->sun_path + 1, address + 1, name);
-    *length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + name);
-    return 1;
-}
-
-/* Child side: the handshake by hand; keeps every descriptor passed besides the memfd. */
-static void peer_connect(peer_conn *c, const char *address)
-{
-    memset(c, 0, sizeof *c);
-    struct sockaddr_un sa;
-    socklen_t length;
-    NP_CHILD_CHECK(peer_abstract(address, &sa, &length), "bad address %s", address);
-    c->socket = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    NP_CHILD_CHECK(c->socket >= 0, "socket: errno %d", errno);
-    NP_CHILD_CHECK(connect(c->socket, (struct sockaddr *)&sa, length) == 0, "connect: errno %d", errno);
-    union {
-        char buffer[CMSG_SPACE(PEER_MAX_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof control);
-    struct iovec iov = {&c->welcome, sizeof c->welcome};
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control.buffer;
-    message.msg_controllen = sizeof control.buffer;
-    ssize_t received = recvmsg(c->socket, &message, MSG_CMSG_CLOEXEC);
-    NP_CHILD_CHECK(received == (ssize_t)sizeof c->welcome, "welcome: %zd bytes (errno %d)", received, errno);
-    NP_CHILD_CHECK(c->welcome.magic == PEER_MAGIC && c->welcome.version == PEER_VERSION && c->welcome.status == 0,
-                   "welcome: magic %x version %u status %d", c->welcome.magic, c->welcome.version, c->welcome.status);
-    int fds[PEER_MAX_FDS + 1], count = 0;
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(&message); h != NULL; h = CMSG_NXTHDR(&message, h)) {
-        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
-        int n = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < n && count <= PEER_MAX_FDS; i++) memcpy(&fds[count++], CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-    }
-    NP_CHILD_CHECK(count >= 1, "the welcome carried no memfd");
-    for (int i = 1; i < count; i++) c->fds[c->fd_count++] = fds[i];
-    struct stat st;
-    NP_CHILD_CHECK(fstat(fds[0], &st) == 0, "fstat: errno %d", errno);
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
-    NP_CHILD_CHECK(map != MAP_FAILED, "mmap: errno %d", errno);
-    close(fds[0]);
-    c->map = map;
-    peer_layout(c, c->welcome.ring_size, c->welcome.route_count);
-    NP_CHILD_CHECK((size_t)st.st_size == c->size, "the memfd has %lld bytes, the layout says %zu", (long long)st.st_size, c->size);
-}
-
-/* Publishes one request (no doorbell: the worker finds it at the latest after its park timeout). */
-static void peer_request(peer_conn *c, uint16_t route, const char *text)
-{
-    uint32_t n = (uint32_t)strlen(text);
-    uint64_t need = peer_record_size(n), index = c->request_tail & (c->ring - 1);
-    NP_CHILD_CHECK(index + need <= c->ring && c->request_tail + need - peer_load64(c->request_control + PEER_RING_HEAD) <= c->ring,
-                   "no straight room in the request ring");
-    uint8_t *record = c->request_data + index;
-    uint16_t kind = PEER_KIND_REQUEST;
-    uint64_t id = ++c->next_id;
-    memcpy(record, &n, 4);
-    memcpy(record + 4, &kind, 2);
-    memcpy(record + 6, &route, 2);
-    memcpy(record + 8, &id, 8);
-    memcpy(record + PEER_RECORD_HEADER, text, n);
-    c->request_tail += need;
-    peer_store64(c->request_control + PEER_RING_TAIL, c->request_tail);
-}
-
-/* Waits (10 s at most) for the next response and checks it echoes `text`. */
-static void peer_expect_echo(peer_conn *c, const char *text)
-{
-    double deadline = np_ipc_now() + 10;
-    while (peer_load64(c->response_control + PEER_RING_TAIL) == c->response_head) {
-        NP_CHILD_CHECK(np_ipc_now() < deadline, "no response within 10 s");
-        np_ipc_sleep_ms(1);
-    }
-    const uint8_t *record = c->response_data + (c->response_head & (c->ring - 1));
-    uint32_t n;
-    uint16_t kind;
-    memcpy(&n, record, 4);
-    memcpy(&kind, record + 4, 2);
-    NP_CHILD_CHECK(kind == PEER_KIND_RESPONSE && n == strlen(text) && memcmp(record + PEER_RECORD_HEADER, text, n) == 0,
-                   "the hand-made call came back wrong (kind %u, %u bytes)", kind, n);
-    c->response_head += peer_record_size(n);
-    peer_store64(c->response_control + PEER_RING_HEAD, c->response_head);
-}
-
-static uint16_t peer_route(const peer_conn *c, const char *name)
-{
-    for (uint32_t i = 0; i < c->welcome.route_count; i++) {
-        const uint8_t *entry = c->map + PEER_PAGE + i * PEER_ROUTE_ENTRY;
-        uint32_t length;
-        memcpy(&length, entry + 4, 4);
-        if (length == strlen(name) && memcmp(entry + 8, name, length) == 0) {
-            uint32_t id;
-            memcpy(&id, entry, 4);
-            return (uint16_t)id;
-        }
-    }
-    np_child_fail(13, "no route '%s' in the shared route table", name);
-}
 
 /* 1 when the descriptor's /proc/self/fd link names `kind` ("eventfd", "pipe:", "socket:"). */
 static int peer_is(int fd, const char *kind)
@@ -260,10 +91,10 @@ static unsigned long peer_fill_and_block(int fd)
 }
 
 /* Raises the flags that make the other side ring: the responses' "consumer sleeping" and the requests' "producer waiting". */
-static void peer_raise_client_flags(peer_conn *c)
+static void peer_raise_client_flags(raw_connection *c)
 {
-    peer_store32(c->response_control + PEER_RING_CONSUMER_SLEEPING, 1);
-    peer_store32(c->request_control + PEER_RING_PRODUCER_WAITING, 1);
+    raw_store32(c->response_control + RING_CONSUMER_SLEEPING, 1);
+    raw_store32(c->request_control + RING_PRODUCER_WAITING, 1);
 }
 
 /* ------------------------------------------------------------------ I12 */
@@ -271,15 +102,14 @@ static void peer_raise_client_flags(peer_conn *c)
 /* Child: address. A valid call, then everything it holds filled and made blocking, flags up, one more request; "armed". */
 int np_ipc_child_i12_hostile(int argc, char **argv)
 {
-    peer_conn c;
-    peer_connect(&c, argc > 1 ? argv[1] : "");
-    uint16_t echo = peer_route(&c, "echo");
-    peer_request(&c, echo, "a hand-made request");
-    peer_expect_echo(&c, "a hand-made request");
+    raw_connection c;
+    raw_connect(&c, argc > 1 ? argv[1] : "");
+    uint16_t echo = raw_route(&c, "echo");
+    raw_valid_call(&c, echo, "a hand-made request");
     unsigned long bytes = peer_fill_and_block(c.socket);
     for (int i = 0; i < c.fd_count; i++) bytes += peer_fill_and_block(c.fds[i]);
     peer_raise_client_flags(&c);
-    peer_request(&c, echo, "answer me into a ring I said I sleep on");
+    raw_request(&c, echo, "answer me into a ring I said I sleep on");
     np_child_say("armed: %d descriptors besides the memfd, %lu wake-up bytes sent", c.fd_count, bytes);
     char line[64];
     np_child_read_line(line, sizeof line); /* the test says when to go */
@@ -374,12 +204,11 @@ static void *i13_read_forever(void *argument)
 /* Child: address. Blocking reader threads on every descriptor it holds; "stealing". */
 int np_ipc_child_i13_thief(int argc, char **argv)
 {
-    peer_conn c;
-    peer_connect(&c, argc > 1 ? argv[1] : "");
-    uint16_t echo = peer_route(&c, "echo");
-    peer_request(&c, echo, "a hand-made request");
-    peer_expect_echo(&c, "a hand-made request");
-    int fds[PEER_MAX_FDS + 1], count = 0;
+    raw_connection c;
+    raw_connect(&c, argc > 1 ? argv[1] : "");
+    uint16_t echo = raw_route(&c, "echo");
+    raw_valid_call(&c, echo, "a hand-made request");
+    int fds[RAW_MAX_FDS + 1], count = 0;
     fds[count++] = c.socket;
     for (int i = 0; i < c.fd_count; i++) fds[count++] = c.fds[i];
     for (int i = 0; i < count; i++) {
@@ -489,7 +318,7 @@ static void i14_hostile_server_cannot_hold_a_call_past_its_timeout(void)
     np_ipc_address(address, sizeof address, "i14");
     struct sockaddr_un sa;
     socklen_t sa_length;
-    NP_ASSERT(peer_abstract(address, &sa, &sa_length));
+    NP_ASSERT(raw_abstract_address(address, &sa, &sa_length));
     int listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     NP_ASSERT(listener >= 0);
     NP_ASSERT_MSG(bind(listener, (struct sockaddr *)&sa, sa_length) == 0 && listen(listener, 4) == 0, "bind/listen: errno %d", errno);
@@ -501,12 +330,12 @@ static void i14_hostile_server_cannot_hold_a_call_past_its_timeout(void)
     NP_ASSERT(s >= 0);
 
     /* A correct layout: ring 4096, one route "echo", sealed against resizing. */
-    peer_conn c;
+    raw_connection c;
     memset(&c, 0, sizeof c);
     c.socket = s;
     uint32_t ring = 4096, max_message = 1024;
     c.map = NULL;
-    peer_layout(&c, ring, 1);
+    raw_layout(&c, ring, 1);
     int memfd = (int)syscall(SYS_memfd_create, "np-fake-server", 1u /* MFD_CLOEXEC */ | 2u /* MFD_ALLOW_SEALING */);
     NP_ASSERT(memfd >= 0);
     NP_ASSERT(ftruncate(memfd, (off_t)c.size) == 0);
@@ -514,18 +343,18 @@ static void i14_hostile_server_cannot_hold_a_call_past_its_timeout(void)
     void *map = mmap(NULL, c.size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
     NP_ASSERT(map != MAP_FAILED);
     c.map = map;
-    peer_layout(&c, ring, 1);
-    uint32_t header[5] = {PEER_MAGIC, PEER_VERSION, ring, max_message, 1};
+    raw_layout(&c, ring, 1);
+    uint32_t header[5] = {LAYOUT_MAGIC, LAYOUT_VERSION, ring, max_message, 1};
     memcpy(c.map, header, sizeof header);
-    peer_store32(c.map + PEER_HEADER_CLIENTS_MAY_SPIN, 1);
+    raw_store32(c.map + HEADER_CLIENTS_MAY_SPIN, 1);
     uint32_t route[2] = {1, 4};
-    memcpy(c.map + PEER_PAGE, route, sizeof route);
-    memcpy(c.map + PEER_PAGE + 8, "echo", 4);
+    memcpy(c.map + LAYOUT_PAGE, route, sizeof route);
+    memcpy(c.map + LAYOUT_PAGE + 8, "echo", 4);
 
-    peer_welcome w;
+    welcome_message w;
     memset(&w, 0, sizeof w);
-    w.magic = PEER_MAGIC;
-    w.version = PEER_VERSION;
+    w.magic = LAYOUT_MAGIC;
+    w.version = LAYOUT_VERSION;
     w.ring_size = ring;
     w.max_message = max_message;
     w.route_count = 1;
@@ -556,8 +385,8 @@ static void i14_hostile_server_cannot_hold_a_call_past_its_timeout(void)
     /* Everything we passed or share, filled and made blocking (the read end is the client's too);
      * flags that make the client ring; then the pipe flooded and emptied under the client. */
     unsigned long filled = peer_fill_and_block(s) + peer_fill_and_block(bell[0]);
-    peer_store32(c.request_control + PEER_RING_CONSUMER_SLEEPING, 1);
-    peer_store32(c.response_control + PEER_RING_PRODUCER_WAITING, 1);
+    raw_store32(c.request_control + RING_CONSUMER_SLEEPING, 1);
+    raw_store32(c.response_control + RING_PRODUCER_WAITING, 1);
     i14_flood flood = {i14_reopen(bell[0], O_WRONLY), i14_reopen(bell[0], O_RDONLY), 0, 0, 0};
     NP_ASSERT(flood.writer >= 0 && flood.reader >= 0);
     pthread_t thread;
@@ -678,7 +507,7 @@ static void i15_server_out_of_descriptors_does_not_spin(void)
     /* More connect attempts than descriptors, left in the listen backlog. */
     struct sockaddr_un sa;
     socklen_t sa_length;
-    NP_ASSERT(peer_abstract(address, &sa, &sa_length));
+    NP_ASSERT(raw_abstract_address(address, &sa, &sa_length));
     int raw[RAW];
     for (int i = 0; i < RAW; i++) {
         raw[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
